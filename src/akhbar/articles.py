@@ -1,0 +1,313 @@
+"""Annotated articles: the native JSON Lines format, CoNLL/BIO files, and their validation.
+
+An article is ``{"id": str, "text": str, "entities": [{"start", "end", "label"}], "events": [str]}``
+with character offsets into ``text`` (end exclusive). CoNLL files (``token tag`` per line, blank line
+between sentences, ``-DOCSTART-`` allowed) become one article per sentence: tokens joined by single spaces,
+spans from the IOB1 or IOB2 tags.
+
+Records are parsed and validated here, line by line, because a useful error must name the file, the line
+and the fault, which a bulk JSON/CSV loader cannot; the valid records then go into a ``datasets.Dataset``
+(:func:`load_dataset_split`) for everything downstream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+
+from .labels import tags_to_spans
+
+logger = logging.getLogger(__name__)
+
+_TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
+
+
+class AnnotationError(ValueError):
+    """A record that breaks the format; the message names file, line, article and fault."""
+
+    def __init__(self, path: str | Path, line: int, fault: str, article_id: str | None = None):
+        where = f"{path}:{line}" + (f" (article {article_id!r})" if article_id else "")
+        super().__init__(f"{where}: {fault}")
+        self.path, self.line, self.fault, self.article_id = str(path), line, fault, article_id
+
+
+@dataclass
+class LoadReport:
+    """What reading a file did: every record read is either used or skipped (with its error)."""
+
+    path: str
+    read: int = 0
+    used: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{self.path}: read {self.read} records, used {self.used}, skipped {len(self.skipped)}"
+
+
+def detect_format(path: str | Path) -> str:
+    """``jsonl`` for ``.jsonl``/``.json``, ``conll`` for ``.txt``/``.conll``/``.bio``/``.tsv``."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        return "jsonl"
+    if suffix in (".txt", ".conll", ".bio", ".tsv", ".iob"):
+        return "conll"
+    raise ValueError(
+        f"{path}: cannot tell the format from the extension {suffix!r}; use .jsonl for JSON Lines articles "
+        "or .txt/.conll for token-per-line CoNLL/BIO files"
+    )
+
+
+def validate_article(
+    record: object, path: str | Path, line: int, entity_labels: Sequence[str] | None
+) -> dict:
+    """Check one native-format record and return it as a clean dict (``events`` defaults to ``[]``).
+
+    Raises:
+        AnnotationError: naming the file, line, article id and the fault.
+    """
+    if not isinstance(record, dict):
+        raise AnnotationError(path, line, f"expected a JSON object, found {type(record).__name__}")
+    article_id = record.get("id")
+    aid = article_id if isinstance(article_id, str) else None
+
+    def fail(fault: str) -> AnnotationError:
+        return AnnotationError(path, line, fault, aid)
+
+    unknown = set(record) - {"id", "text", "entities", "events", "meta"}
+    if unknown:
+        raise fail(f"unknown field(s) {sorted(unknown)}; expected id, text, entities, events (and optional meta)")
+    for key in ("id", "text"):
+        if key not in record:
+            raise fail(f"missing field {key!r}")
+        if not isinstance(record[key], str):
+            raise fail(f"field {key!r} must be a string, found {type(record[key]).__name__}")
+    text = record["text"]
+    if not text.strip():
+        raise fail("empty text")
+    entities = record.get("entities", [])
+    if not isinstance(entities, list):
+        raise fail(f"field 'entities' must be a list, found {type(entities).__name__}")
+    clean: list[dict] = []
+    for i, ent in enumerate(entities):
+        if not isinstance(ent, dict):
+            raise fail(f"entities[{i}] must be an object, found {type(ent).__name__}")
+        for key, kind in (("start", int), ("end", int), ("label", str)):
+            if key not in ent:
+                raise fail(f"entities[{i}] is missing {key!r}")
+            if not isinstance(ent[key], kind) or isinstance(ent[key], bool):
+                raise fail(f"entities[{i}].{key} must be {kind.__name__}, found {ent[key]!r}")
+        start, end, label = ent["start"], ent["end"], ent["label"]
+        if not 0 <= start < end <= len(text):
+            raise fail(
+                f"entities[{i}] span [{start}, {end}) is not a non-empty range inside the text "
+                f"(length {len(text)})"
+            )
+        if entity_labels is not None and label not in entity_labels:
+            raise fail(f"entities[{i}] label {label!r} is not in the schema {list(entity_labels)}")
+        if "text" in ent and ent["text"] != text[start:end]:
+            raise fail(f"entities[{i}] says text {ent['text']!r} but [{start}, {end}) is {text[start:end]!r}")
+        if not text[start:end].strip():
+            raise fail(f"entities[{i}] span [{start}, {end}) covers only whitespace")
+        clean.append({"start": start, "end": end, "label": label})
+    clean.sort(key=lambda e: (e["start"], e["end"]))
+    for a, b in zip(clean, clean[1:]):
+        if b["start"] < a["end"]:
+            raise fail(
+                f"entities overlap: [{a['start']}, {a['end']}) {a['label']} and [{b['start']}, {b['end']}) "
+                f"{b['label']}"
+            )
+    events = record.get("events", [])
+    if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
+        raise fail(f"field 'events' must be a list of non-empty strings, found {events!r}")
+    if len(set(events)) != len(events):
+        raise fail(f"field 'events' repeats a label: {events!r}")
+    return {"id": record["id"], "text": text, "entities": clean, "events": list(events)}
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` without line ends; bad UTF-8 is an error naming the line."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise AnnotationError(path, number, f"invalid UTF-8 at byte {err.start} of the line") from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            yield number, line.rstrip("\r\n")
+
+
+def _conll_sentence_to_article(
+    tokens: list[str], tags: list[str], sentence_id: str
+) -> dict:
+    offsets, pos = [], 0
+    for token in tokens:
+        offsets.append((pos, pos + len(token)))
+        pos += len(token) + 1
+    entities = [
+        {"start": offsets[a][0], "end": offsets[b - 1][1], "label": kind} for a, b, kind in tags_to_spans(tags)
+    ]
+    return {"id": sentence_id, "text": " ".join(tokens), "entities": entities, "events": []}
+
+
+def _iter_conll(
+    path: Path, entity_labels: Sequence[str] | None, skip_invalid: bool, report: LoadReport
+) -> Iterator[tuple[int, dict]]:
+    """One article per sentence. With ``skip_invalid`` a sentence holding a bad line is skipped whole."""
+    tokens: list[str] = []
+    tags: list[str] = []
+    first_line = 0
+    error: AnnotationError | None = None
+
+    def flush() -> Iterator[tuple[int, dict]]:
+        nonlocal error
+        if not tokens and error is None:
+            return
+        report.read += 1
+        if error is not None:
+            report.skipped.append(str(error))
+            logger.warning("skipped sentence: %s", error)
+            error = None
+        else:
+            yield first_line, _conll_sentence_to_article(tokens, tags, f"{path.stem}:{first_line}")
+        tokens.clear()
+        tags.clear()
+
+    for number, line in _read_lines(path):
+        if not line.strip():
+            yield from flush()
+            continue
+        if line.startswith("-DOCSTART-"):
+            yield from flush()
+            continue
+        if not tokens and error is None:
+            first_line = number
+        if error is not None:
+            continue
+        columns = line.split()
+        fault = None
+        if len(columns) != 2 or line != line.strip():
+            fault = (
+                f"expected 2 columns 'token tag' separated by one space or tab, found {len(columns)} "
+                f"column(s) in {line!r}"
+                + (" (leading/trailing whitespace: an empty token?)" if line != line.strip() else "")
+            )
+        else:
+            tag = columns[1]
+            m = _TAG.match(tag)
+            if not m:
+                fault = f"tag {tag!r} is not O, B-TYPE or I-TYPE"
+            elif m.group(2) and entity_labels is not None and m.group(2) not in entity_labels:
+                fault = f"tag {tag!r}: entity type {m.group(2)!r} is not in the schema {list(entity_labels)}"
+        if fault:
+            error = AnnotationError(path, number, fault)
+            if not skip_invalid:
+                raise error
+            continue
+        tokens.append(columns[0])
+        tags.append(columns[1])
+    yield from flush()
+
+
+def read_articles(
+    path: str | Path,
+    entity_labels: Sequence[str] | None = None,
+    skip_invalid: bool = False,
+    data_format: str | None = None,
+) -> tuple[list[dict], LoadReport]:
+    """Read and validate every article of a JSONL or CoNLL file.
+
+    Args:
+        path: the file.
+        entity_labels: the entity schema; ``None`` accepts any label.
+        skip_invalid: skip bad records (a CoNLL sentence with a bad line is skipped whole) and count them
+            in the returned report instead of stopping at the first.
+        data_format: ``jsonl`` or ``conll``; by default from the extension.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        AnnotationError: a bad record (unless ``skip_invalid``), or duplicate ids.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    data_format = data_format or detect_format(path)
+    report = LoadReport(str(path))
+    articles: list[dict] = []
+    if data_format == "conll":
+        records = _iter_conll(path, entity_labels, skip_invalid, report)
+    elif data_format == "jsonl":
+        records = _iter_jsonl_counted(path, entity_labels, skip_invalid, report)
+    else:
+        raise ValueError(f"unknown data format {data_format!r}: expected 'jsonl' or 'conll'")
+    seen: dict[str, int] = {}
+    for number, article in records:
+        if article["id"] in seen:
+            error = AnnotationError(
+                path, number, f"duplicate id {article['id']!r} (first on line {seen[article['id']]})"
+            )
+            if not skip_invalid:
+                raise error
+            report.skipped.append(str(error))
+            continue
+        seen[article["id"]] = number
+        articles.append(article)
+    report.used = len(articles)
+    if not articles:
+        raise ValueError(f"{path}: no valid article in the file ({report.summary()})")
+    if report.skipped:
+        logger.warning("%s (first: %s)", report.summary(), report.skipped[0])
+    return articles, report
+
+
+def _iter_jsonl_counted(
+    path: Path, entity_labels: Sequence[str] | None, skip_invalid: bool, report: LoadReport
+) -> Iterator[tuple[int, dict]]:
+    for number, line in _read_lines(path):
+        if not line.strip():
+            continue
+        report.read += 1
+        try:
+            yield from _iter_jsonl_line(path, number, line, entity_labels)
+        except AnnotationError as error:
+            if not skip_invalid:
+                raise
+            report.skipped.append(str(error))
+
+
+def _iter_jsonl_line(
+    path: Path, number: int, line: str, entity_labels: Sequence[str] | None
+) -> Iterator[tuple[int, dict]]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise AnnotationError(path, number, f"invalid JSON: {err.msg} at column {err.colno}") from None
+    yield number, validate_article(record, path, number, entity_labels)
+
+
+def infer_entity_labels(articles: Sequence[dict]) -> list[str]:
+    """The entity types used in ``articles``, most frequent first (ties alphabetically)."""
+    counts = Counter(e["label"] for a in articles for e in a["entities"])
+    return sorted(counts, key=lambda k: (-counts[k], k))
+
+
+def to_dataset(articles: Sequence[dict]) -> datasets.Dataset:
+    """Articles as a ``datasets.Dataset`` with an explicit schema (empty lists keep their types)."""
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "entities": datasets.List(
+                {"start": datasets.Value("int32"), "end": datasets.Value("int32"), "label": datasets.Value("string")}
+            ),
+            "events": datasets.List(datasets.Value("string")),
+        }
+    )
+    return datasets.Dataset.from_list(list(articles), features=features)

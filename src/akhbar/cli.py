@@ -1,0 +1,140 @@
+"""The ``akhbar`` command: tiny-model, evaluate, package, predict.
+
+User errors (bad files, bad records, bad config) print one line on stderr and exit with code 2; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+
+
+def run_user_command(func: Callable, *args) -> int:
+    """Call ``func``; turn user errors into one line on stderr and exit code 2."""
+    try:
+        func(*args)
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _tiny_model(args: argparse.Namespace) -> None:
+    from .tiny import build_tiny_model, read_texts
+
+    files = args.text or sorted(Path("data/sample").glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError("no text to train the vocabulary on: run from the repository root or pass --text FILE")
+    for f in files:
+        if not Path(f).is_file():
+            raise FileNotFoundError(f"{f}: no such file")
+    out = build_tiny_model(args.output_dir, read_texts(files), source=", ".join(str(f) for f in files))
+    print(f"wrote a tiny random BERT to {out} (for offline smoke runs only: useless for quality)")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .articles import read_articles
+    from .inference import NerTagger
+    from .report import evaluate_ner, write_report
+
+    tagger = NerTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
+    articles, load = read_articles(args.data, tagger.settings.entity_labels, skip_invalid=args.skip_invalid)
+    report = evaluate_ner(tagger, articles, data_name=args.data, show_progress=True)
+    report["data"]["skipped_records"] = len(load.skipped)
+    out = Path(args.output) if args.output else Path(args.model)
+    write_report(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
+    print(
+        f"strict F1 {report['strict']['micro']['f1']:.4f}  lenient F1 {report['lenient']['micro']['f1']:.4f}  "
+        f"({len(articles)} articles) -> {out / 'eval_report.md'}"
+    )
+
+
+def _package(args: argparse.Namespace) -> None:
+    from .packaging import package_run
+
+    run_dir = Path(args.run_dir)
+    dest = Path(args.output) if args.output else Path("models") / run_dir.name
+    package_run(run_dir, dest, overwrite=args.overwrite, data_file=args.data, push_to_hub=args.push_to_hub)
+    print(f"packaged {run_dir} -> {dest}")
+
+
+def _read_inputs(source: str) -> list[str]:
+    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    texts = []
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if line.lstrip().startswith("{"):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{source}:{number}: invalid JSON: {err.msg} at column {err.colno}") from None
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise ValueError(f"{source}:{number}: a JSON line needs a string field 'text'")
+                texts.append(record["text"])
+            else:
+                texts.append(line)
+    return texts
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from .inference import NerTagger
+
+    texts = _read_inputs(args.input)
+    tagger = NerTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
+    for entities in tagger.predict(texts, show_progress=sys.stderr.isatty()):
+        print(json.dumps({"entities": entities}, ensure_ascii=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="akhbar", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tiny-model", help="build a tiny random BERT + WordPiece tokenizer for offline smoke runs")
+    p.add_argument("output_dir")
+    p.add_argument("--text", nargs="+", help="JSONL files whose 'text' trains the vocabulary (default: data/sample/*.jsonl)")
+    p.set_defaults(func=_tiny_model)
+
+    p = sub.add_parser("evaluate", help="score a packaged model on an annotated file and write the report")
+    p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
+    p.add_argument("--data", required=True, help="annotated .jsonl or CoNLL .txt file")
+    p.add_argument("--output", help="report folder (default: the model folder)")
+    p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("package", help="package a training run folder as models/<name>")
+    p.add_argument("run_dir", help="a train.py output_dir")
+    p.add_argument("--output", help="package folder (default: models/<run folder name>)")
+    p.add_argument("--data", help="evaluate on this file (default: the run's test or validation file)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing package folder")
+    p.add_argument("--push_to_hub", "--push-to-hub", metavar="REPO", help="also upload the folder to this hub repository")
+    p.set_defaults(func=_package)
+
+    p = sub.add_parser("predict", help="tag articles, one per line (plain text or JSON with 'text'); JSON Lines out")
+    p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
+    p.add_argument("input", nargs="?", default="-", help="input file, or - for standard input (default)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
+    p.set_defaults(func=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return run_user_command(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Run configuration: argument dataclasses, YAML loading with line-numbered errors, command-line overrides.
+
+A config file is a flat YAML mapping whose keys are the fields of the dataclasses below plus transformers'
+``TrainingArguments``. ``train.py --config FILE --key value ...`` reads the file, then applies the
+overrides; both go through ``HfArgumentParser`` so a value typed in YAML and on the command line is
+converted and checked the same way. Unknown keys and values of the wrong type are errors that name the
+file and line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from transformers import HfArgumentParser, TrainingArguments
+
+from .preprocessing import PreprocessingConfig
+
+DEFAULT_CONFIG = "configs/ner-sample.yaml"
+DEFAULT_MODEL = "aubmindlab/bert-base-arabertv02"
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the file, line and key."""
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        default=DEFAULT_MODEL,
+        metadata={"help": "Base encoder: a Hugging Face hub id or a local folder (offline: a local folder)."},
+    )
+    model_name: str | None = field(
+        default=None,
+        metadata={"help": "Name of the packaged model folder under package_dir; default: the config file's name."},
+    )
+    package_dir: str = field(default="models", metadata={"help": "Where packaged models are written."})
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={"help": "Freeze the word-embedding table (large multilingual vocabularies train much faster)."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.model_name is not None and (not self.model_name or "/" in self.model_name or self.model_name in ".."):
+            raise ConfigError(f"model_name must be a plain folder name, found {self.model_name!r}")
+
+
+@dataclass
+class DataArguments:
+    train_file: str | None = field(default=None, metadata={"help": "Training articles (.jsonl or CoNLL .txt)."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Validation articles; picks the best checkpoint (strict entity F1)."}
+    )
+    test_file: str | None = field(default=None, metadata={"help": "Test articles; the packaged report's figures."})
+    validation_split: float = field(
+        default=0.0,
+        metadata={"help": "Without validation_file: hold out this fraction of train (seeded) for validation."},
+    )
+    entity_labels: list[str] | None = field(
+        default=None,
+        metadata={"help": "Entity schema (e.g. PERS LOC ORG MISC); default: the types found in train_file."},
+    )
+    max_length: int = field(default=256, metadata={"help": "Tokens per window, special tokens included."})
+    stride: int = field(default=64, metadata={"help": "Tokens shared by consecutive windows of a long article."})
+    skip_invalid: bool = field(
+        default=False,
+        metadata={"help": "Skip bad records (counted and reported) instead of stopping at the first one."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_length < 8:
+            raise ConfigError(f"max_length must be at least 8 tokens, found {self.max_length}")
+        if self.stride < 0 or self.stride >= self.max_length // 2:
+            raise ConfigError(
+                f"stride must be between 0 and max_length/2 (= {self.max_length // 2 - 1}), found {self.stride}"
+            )
+        if not 0.0 <= self.validation_split < 1.0 or math.isnan(self.validation_split):
+            raise ConfigError(f"validation_split must be in [0, 1), found {self.validation_split}")
+        if self.entity_labels is not None:
+            bad = [label for label in self.entity_labels if not label or label[:2] in ("B-", "I-") or " " in label]
+            if bad or len(set(self.entity_labels)) != len(self.entity_labels):
+                raise ConfigError(
+                    f"entity_labels must be distinct plain types such as PERS LOC, found {self.entity_labels}"
+                )
+
+
+@dataclass
+class PreprocessingArguments:
+    preprocessing: str = field(
+        default="arabertv02",
+        metadata={"help": "Normalization preset: 'arabertv02' (as AraBERT was pretrained) or 'none'."},
+    )
+    remove_invisible: bool | None = field(default=None, metadata={"help": "Delete LRM/RLM/ALM, zero-width chars."})
+    html_unescape: bool | None = field(default=None, metadata={"help": "Decode HTML entities (&amp; …)."})
+    strip_tashkeel: bool | None = field(default=None, metadata={"help": "Remove Arabic diacritics."})
+    strip_tatweel: bool | None = field(default=None, metadata={"help": "Remove tatweel (ـ)."})
+    replace_urls_emails_mentions: bool | None = field(
+        default=None, metadata={"help": "URLs, e-mails, @mentions become [رابط] [بريد] [مستخدم]."}
+    )
+    remove_html_markup: bool | None = field(default=None, metadata={"help": "Drop HTML tags."})
+    map_indic_digits: bool | None = field(default=None, metadata={"help": "Map ٠-٩ and ۰-۹ to 0-9."})
+    remove_repetition: bool | None = field(default=None, metadata={"help": "Cut runs of 3+ equal characters to 2."})
+    insert_white_spaces: bool | None = field(
+        default=None, metadata={"help": "Space out punctuation and split letter/digit runs."}
+    )
+    replace_slash_with_dash: bool | None = field(default=None, metadata={"help": "'/' becomes '-'."})
+    remove_rejected_chars: bool | None = field(
+        default=None, metadata={"help": "Characters outside AraBERT's alphabet become spaces."}
+    )
+
+    def to_config(self) -> PreprocessingConfig:
+        overrides = {k: v for k, v in vars(self).items() if k != "preprocessing"}
+        try:
+            return PreprocessingConfig.from_preset(self.preprocessing, **overrides)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+
+@dataclass
+class AkhbarTrainingArguments(TrainingArguments):
+    """``TrainingArguments`` with the defaults akhbar's training depends on, plus its own switches."""
+
+    output_dir: str | None = field(default="runs/ner", metadata={"help": "Run folder: checkpoints and logs."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate on validation."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint."})
+    logging_steps: float = field(default=50, metadata={"help": "Log every N steps."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Package the best validation checkpoint."})
+    metric_for_best_model: str | None = field(default="strict_f1", metadata={"help": "Validation metric to select on."})
+    early_stopping_patience: int | None = field(
+        default=3, metadata={"help": "Stop after N evaluations without improvement (null: never)."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Allow replacing an existing output_dir and packaged model folder."}
+    )
+
+
+CONFIG_CLASSES = (ModelArguments, DataArguments, PreprocessingArguments, AkhbarTrainingArguments)
+
+
+def _yaml_items(path: Path) -> list[tuple[str, object, int]]:
+    """``(key, value, line)`` for each top-level key of a YAML mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values, found {type(data).__name__}")
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+    return [(str(k), v, lines.get(str(k), 1)) for k, v in data.items()]
+
+
+def _to_argv(parser: HfArgumentParser, key: str, value: object, where: str) -> list[str]:
+    """Turn one YAML entry into command-line words, checking key and type on the way."""
+    action = parser._option_string_actions.get(f"--{key}")
+    if action is None or key in ("config", "help"):
+        known = [a.dest for a in parser._actions]
+        guess = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+    if value is None:
+        if action.default is not None:
+            raise ConfigError(f"{where}: {key} cannot be null (default: {action.default!r})")
+        return []
+    if isinstance(value, list):
+        if action.nargs not in ("+", "*"):
+            raise ConfigError(f"{where}: {key} takes a single value, found a list {value!r}")
+        words = [str(v) for v in value]
+    elif isinstance(value, dict):
+        words = [json.dumps(value)]
+    elif isinstance(value, bool):
+        words = ["true" if value else "false"]
+    else:
+        words = [str(value)]
+    if action.nargs in ("+", "*") and not isinstance(value, list):
+        words = [str(value)]
+    for word in words:
+        if action.type is not None:
+            try:
+                converted = action.type(word)
+            except (ValueError, TypeError, argparse.ArgumentTypeError):
+                kind = getattr(action.type, "__name__", "value").replace("string_to_bool", "bool")
+                raise ConfigError(f"{where}: {key} expects a {kind}, found {value!r}") from None
+        else:
+            converted = word
+        if action.choices is not None and converted not in action.choices:
+            raise ConfigError(f"{where}: {key} must be one of {list(action.choices)}, found {value!r}")
+    return [f"--{key}", *words]
+
+
+def parse_config(argv: list[str] | None = None):
+    """Parse ``[--config FILE] [--key value ...]`` into the four argument dataclasses.
+
+    Returns:
+        ``(ModelArguments, DataArguments, PreprocessingArguments, AkhbarTrainingArguments, config_path)``.
+
+    Raises:
+        ConfigError: unknown key, wrong type or invalid value, naming file and line.
+        FileNotFoundError: the config file does not exist.
+    """
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=DEFAULT_CONFIG)
+    known, rest = pre.parse_known_args(argv)
+    config_path = Path(known.config)
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{config_path}: config file not found (configs/ holds the shipped ones)")
+    parser = HfArgumentParser(CONFIG_CLASSES)
+    words: list[str] = []
+    for key, value, line in _yaml_items(config_path):
+        words += _to_argv(parser, key, value, f"{config_path}:{line}")
+    try:
+        *parsed, unknown = parser.parse_args_into_dataclasses(args=words + rest, return_remaining_strings=True)
+    except ConfigError as err:
+        raise ConfigError(f"{config_path}: {err}") from None
+    if unknown:
+        raise ConfigError(f"unknown command-line argument(s) {unknown}; keys are those of {config_path}")
+    model_args, data_args, prep_args, training_args = parsed
+    if model_args.model_name is None:
+        model_args.model_name = config_path.stem
+    return model_args, data_args, prep_args, training_args, config_path

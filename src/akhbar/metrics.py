@@ -1,0 +1,65 @@
+"""Entity-level NER scores with seqeval (strict IOB2 and default/lenient), offline.
+
+``evaluate.load("seqeval")`` fetches its script from the hub; seqeval itself is a plain package, so it is
+called directly.
+
+Strict mode (``mode="strict", scheme=IOB2``) counts an entity only when its ``B-``/``I-`` tags form a valid
+IOB2 chunk with the right type and both boundaries; it is the headline. The default mode is the lenient
+conlleval reading (an ``I-X`` after ``O`` starts an entity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from seqeval.metrics import classification_report
+from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import IOB2, Entities
+
+
+def _report(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]], strict: bool) -> dict:
+    kwargs = {"mode": "strict", "scheme": IOB2} if strict else {}
+    raw = classification_report(
+        [list(s) for s in y_true], [list(s) for s in y_pred], output_dict=True, zero_division=0, **kwargs
+    )
+    out: dict = {"micro": {}, "macro": {}, "per_type": {}}
+    for name, row in raw.items():
+        scores = {
+            "precision": float(row["precision"]),
+            "recall": float(row["recall"]),
+            "f1": float(row["f1-score"]),
+            "support": int(row["support"]),
+        }
+        if name == "micro avg":
+            out["micro"] = scores
+        elif name == "macro avg":
+            out["macro"] = scores
+        elif name != "weighted avg":
+            out["per_type"][name] = scores
+    if not out["micro"]:  # seqeval leaves the averages out when there is no entity at all
+        zero = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+        out["micro"], out["macro"] = dict(zero), dict(zero)
+    return out
+
+
+def ner_scores(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict:
+    """``{"strict": {...}, "lenient": {...}}``, each with micro, macro and per-type P/R/F1/support."""
+    return {"strict": _report(y_true, y_pred, strict=True), "lenient": _report(y_true, y_pred, strict=False)}
+
+
+def headline(scores: dict) -> dict[str, float]:
+    """The flat numbers the Trainer logs and selects checkpoints on."""
+    return {
+        "strict_f1": scores["strict"]["micro"]["f1"],
+        "strict_precision": scores["strict"]["micro"]["precision"],
+        "strict_recall": scores["strict"]["micro"]["recall"],
+        "strict_macro_f1": scores["strict"]["macro"]["f1"],
+        "lenient_f1": scores["lenient"]["micro"]["f1"],
+    }
+
+
+def entity_sets(tags: Sequence[str], strict: bool) -> set[tuple[int, int, str]]:
+    """Entities of one tag sequence as ``(first, end_exclusive, type)``, read as the scores read them."""
+    if strict:
+        return {(e.start, e.end, e.tag) for e in Entities([list(tags)], IOB2).entities[0]}
+    return {(a, b + 1, t) for t, a, b in get_entities(list(tags))}

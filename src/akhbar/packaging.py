@@ -1,0 +1,118 @@
+"""The self-describing checkpoint folder: weights, tokenizer, settings, evaluation report, model card.
+
+``models/<name>/`` loads with plain ``AutoModelForTokenClassification.from_pretrained`` and
+``transformers.pipeline("token-classification")``, and with :class:`akhbar.NerTagger`, which also applies
+the saved preprocessing and windows. The folder is built under a temporary name beside its destination
+and renamed into place at the end, so an interrupted packaging never leaves a half folder under the real
+name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+from .articles import read_articles
+from .inference import NerTagger
+from .model_card import render_card
+from .report import evaluate_ner, write_report
+from .settings import PackageSettings
+
+logger = logging.getLogger(__name__)
+
+RUN_CONFIG = "run_config.json"
+
+
+def check_destination(dest: str | Path, overwrite: bool) -> None:
+    """Refuse to replace an existing package unless ``overwrite`` (checked before a long run starts)."""
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        raise FileExistsError(
+            f"{dest} already exists; pass --overwrite_output_dir true to replace it, or choose another --model_name"
+        )
+
+
+def evaluation_data(run: dict) -> tuple[str, str] | None:
+    """``(split, file)`` a run is reported on: its test file, else its validation file, else ``None``."""
+    for split in ("test", "validation"):
+        entry = run.get("data", {}).get(split)
+        if entry and entry.get("file"):
+            return split, entry["file"]
+    return None
+
+
+def package_run(
+    run_dir: str | Path,
+    dest: str | Path,
+    *,
+    overwrite: bool = False,
+    data_file: str | None = None,
+    push_to_hub: str | None = None,
+    show_progress: bool = True,
+) -> Path:
+    """Package the model saved in ``run_dir`` as ``dest``: evaluate it, write report and card, rename.
+
+    Args:
+        run_dir: a training run's output folder (best model, ``akhbar.json``, ``run_config.json``).
+        dest: the package folder to create.
+        overwrite: replace ``dest`` if it exists.
+        data_file: evaluate on this file instead of the run's test (or validation) file.
+        push_to_hub: also upload the finished folder to this hub repository id.
+
+    Returns:
+        ``dest``.
+    """
+    run_dir, dest = Path(run_dir), Path(dest)
+    check_destination(dest, overwrite)
+    settings = PackageSettings.load(run_dir)
+    run_file = run_dir / RUN_CONFIG
+    run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        model = AutoModelForTokenClassification.from_pretrained(run_dir, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(run_dir)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        settings.save(tmp)
+        if run:
+            (tmp / RUN_CONFIG).write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        target = (("data", data_file) if data_file else evaluation_data(run))
+        report = None
+        if target is not None:
+            split, path = target
+            skip = bool(run.get("data", {}).get("skip_invalid", False))
+            articles, load = read_articles(path, settings.entity_labels, skip_invalid=skip)
+            tagger = NerTagger(model, tokenizer, settings)
+            report = evaluate_ner(tagger, articles, data_name=path, show_progress=show_progress)
+            report["data"]["split"] = split
+            report["data"]["skipped_records"] = len(load.skipped)
+            write_report(report, tmp, title=dest.name)
+        (tmp / "README.md").write_text(render_card(dest.name, settings, run, report), encoding="utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    logger.info("packaged %s", dest)
+    if push_to_hub:
+        upload(dest, push_to_hub)
+    return dest
+
+
+def upload(folder: str | Path, repo_id: str) -> None:
+    """Upload a packaged folder to the Hugging Face hub (needs a token with write access)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload akhbar model")
+    logger.info("uploaded %s to https://huggingface.co/%s", folder, repo_id)

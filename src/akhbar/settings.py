@@ -1,0 +1,58 @@
+"""The settings a packaged checkpoint carries beside its weights (``akhbar.json``).
+
+Everything inference must do exactly as training did lives here: the preprocessing steps, the window
+length and stride, the label schema. Training writes it; :mod:`akhbar.inference` reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .preprocessing import PreprocessingConfig
+
+SETTINGS_FILE = "akhbar.json"
+
+
+@dataclass
+class PackageSettings:
+    """What a checkpoint needs to be used the way it was trained."""
+
+    task: str
+    entity_labels: list[str]
+    preprocessing: PreprocessingConfig
+    max_length: int
+    stride: int
+    base_model: str
+    akhbar_version: str
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["preprocessing"] = self.preprocessing.to_dict()
+        return data
+
+    def save(self, directory: str | Path) -> None:
+        path = Path(directory) / SETTINGS_FILE
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PackageSettings:
+        """Read ``akhbar.json`` from a folder.
+
+        Raises:
+            FileNotFoundError: the folder is not an akhbar package.
+            ValueError: the file is not valid settings.
+        """
+        path = Path(directory) / SETTINGS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: not found; {directory} is not a packaged akhbar model (train.py writes one under "
+                "models/, and `akhbar package RUN_DIR` packages a run folder)"
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data["preprocessing"] = PreprocessingConfig.from_dict(data["preprocessing"])
+            return cls(**data)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{path}: not valid akhbar settings: {err}") from None

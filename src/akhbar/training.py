@@ -1,0 +1,328 @@
+"""Fine-tune an encoder for NER with transformers' Trainer, then evaluate and package the best model.
+
+``train.py`` calls :func:`main`; every step is a named function here so that tests and other entry points
+can reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import torch
+import transformers
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
+    Trainer,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from . import __version__
+from .articles import infer_entity_labels, read_articles, to_dataset
+from .config import AkhbarTrainingArguments, DataArguments, ModelArguments, parse_config
+from .labels import bio_labels
+from .metrics import headline, ner_scores
+from .packaging import RUN_CONFIG, check_destination, package_run
+from .preprocessing import PreprocessingConfig
+from .settings import PackageSettings
+from .windows import AlignmentStats, encode_article, merge_windows, missing_words, window_labels, word_tags
+
+logger = logging.getLogger("akhbar")
+
+
+def setup_logging(training_args: AkhbarTrainingArguments) -> None:
+    """One readable log format; replicas log warnings only (``log_level_replica``)."""
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)]
+    )
+    explicit = training_args.log_level != "passive"
+    level = training_args.get_process_log_level() if explicit else (logging.INFO if training_args.should_log else logging.WARNING)
+    logging.getLogger("akhbar").setLevel(level)
+    # Libraries stay at WARNING unless log_level asks for more: their INFO lines bury ours.
+    library_level = level if explicit else max(level, logging.WARNING)
+    datasets.utils.logging.set_verbosity(library_level)
+    transformers.utils.logging.set_verbosity(library_level)
+
+
+def load_base(model_args: ModelArguments, labels: Sequence[str]):
+    """The tokenizer and a token-classification model on top of the base encoder.
+
+    Raises:
+        FileNotFoundError: the model is neither a local folder nor reachable on the hub; says how to fix it.
+    """
+    name = model_args.model_name_or_path
+    id2label = dict(enumerate(labels))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForTokenClassification.from_pretrained(
+            name, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()}
+        )
+    except OSError as err:
+        if Path(name).is_dir():
+            raise FileNotFoundError(f"{name}: not a loadable Hugging Face model folder ({err})") from None
+        raise FileNotFoundError(
+            f"cannot load the base model {name!r}: it is not a local folder and the Hugging Face hub could not "
+            "be reached. Download it where you have network (`hf download " + name + " --local-dir DIR`) and "
+            "pass --model_name_or_path DIR; for an offline smoke run, `akhbar tiny-model models/tiny` builds a "
+            "tiny random BERT (useless for quality)."
+        ) from None
+    if not tokenizer.is_fast:
+        raise ValueError(f"{name}: akhbar needs a fast tokenizer (offset mapping); this model only has a slow one")
+    if model_args.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return tokenizer, model
+
+
+@dataclass
+class Split:
+    """One data split: its articles, how reading went, and its windows once encoded."""
+
+    name: str
+    file: str
+    articles: list[dict]
+    skipped: int = 0
+
+
+def load_splits(data_args: DataArguments, seed: int) -> tuple[dict[str, Split], list[str]]:
+    """Read and validate train/validation/test; hold out validation from train when asked.
+
+    Returns:
+        The splits by name and the entity schema.
+    """
+    if not data_args.train_file:
+        raise ValueError("no train_file: set it in the config or pass --train_file FILE")
+    schema = data_args.entity_labels
+    train, report = read_articles(data_args.train_file, schema, data_args.skip_invalid)
+    schema = schema or infer_entity_labels(train)
+    if not schema:
+        raise ValueError(f"{data_args.train_file}: no entity in the training data, nothing to learn")
+    splits = {"train": Split("train", data_args.train_file, train, len(report.skipped))}
+    for name in ("validation", "test"):
+        path = getattr(data_args, f"{name}_file")
+        if path:
+            articles, report = read_articles(path, schema, data_args.skip_invalid)
+            splits[name] = Split(name, path, articles, len(report.skipped))
+    if data_args.validation_split and "validation" in splits:
+        raise ValueError("set either validation_file or validation_split, not both")
+    if data_args.validation_split:
+        parts = to_dataset(train).train_test_split(test_size=data_args.validation_split, seed=seed)
+        splits["train"] = Split("train", data_args.train_file, parts["train"].to_list(), splits["train"].skipped)
+        splits["validation"] = Split(
+            "validation", f"{data_args.train_file} (held out {data_args.validation_split:.0%}, seed {seed})",
+            parts["test"].to_list(),
+        )
+    for split in splits.values():
+        logger.info("%s: %d articles, %d entities (%s)", split.name, len(split.articles),
+                    sum(len(a["entities"]) for a in split.articles), split.file)
+    return splits, list(schema)
+
+
+@dataclass
+class Encoded:
+    """Windows of a split as a ``datasets.Dataset`` plus what the metric needs to merge them back."""
+
+    windows: datasets.Dataset
+    rows: list[list[int]]  # per article: its window rows in ``windows``
+    gold: list[list[str]]  # per article: word tags
+    stats: AlignmentStats
+
+
+def encode_split(
+    split: Split, tokenizer, preprocessing: PreprocessingConfig, max_length: int, stride: int, label2id: dict
+) -> Encoded:
+    """Normalize, window and label every article of a split."""
+    columns: dict[str, list] = {k: [] for k in ("input_ids", "labels", "word_index", "cut_left", "cut_right", "num_words", "length")}
+    rows, gold, stats = [], [], AlignmentStats()
+    for article in split.articles:
+        words, enc = encode_article(tokenizer, article["text"], preprocessing, max_length, stride)
+        tags = word_tags(words, article["entities"], stats)
+        stats.words_without_token += len(missing_words(enc))
+        labels = window_labels(enc, tags, label2id)
+        start = len(columns["input_ids"])
+        for k, ids in enumerate(enc.input_ids):
+            columns["input_ids"].append(ids)
+            columns["labels"].append(labels[k])
+            columns["word_index"].append(enc.word_index[k])
+            columns["cut_left"].append(enc.cut_left[k])
+            columns["cut_right"].append(enc.cut_right[k])
+            columns["num_words"].append(enc.num_words)
+            columns["length"].append(len(ids))
+        rows.append(list(range(start, len(columns["input_ids"]))))
+        gold.append(tags)
+    long_articles = sum(len(r) > 1 for r in rows)
+    logger.info(
+        "%s: %d articles -> %d windows (%d articles longer than max_length=%d read in overlapping windows)",
+        split.name, len(rows), len(columns["input_ids"]), long_articles, max_length,
+    )
+    if stats.extended_to_word:
+        logger.info("%s: %d entity spans started/ended inside a word and label the whole word", split.name, stats.extended_to_word)
+    if stats.lost or stats.words_without_token:
+        logger.warning(
+            "%s: %d of %d entities cover no word after preprocessing or share their words with another "
+            "(e.g. %s); %d words got no token from the tokenizer", split.name, stats.lost, stats.entities,
+            stats.examples[:2], stats.words_without_token,
+        )
+    return Encoded(datasets.Dataset.from_dict(columns), rows, gold, stats)
+
+
+class NerMetrics:
+    """``compute_metrics`` for the Trainer: merge window predictions per article, then seqeval.
+
+    Predictions arrive as label ids per window token (see :func:`argmax_logits`), in dataset order.
+    """
+
+    def __init__(self, encoded: Encoded, id2label: dict[int, str]):
+        self.encoded = encoded
+        self.id2label = id2label
+        self.word_index = encoded.windows["word_index"]
+        self.cut_left = encoded.windows["cut_left"]
+        self.cut_right = encoded.windows["cut_right"]
+
+    def __call__(self, eval_pred) -> dict[str, float]:
+        predictions = eval_pred.predictions
+        y_pred = []
+        for rows, gold in zip(self.encoded.rows, self.encoded.gold):
+            picks = merge_windows(
+                [self.word_index[r] for r in rows], [self.cut_left[r] for r in rows],
+                [self.cut_right[r] for r in rows], len(gold),
+            )
+            y_pred.append(["O" if pick is None else self.id2label[int(predictions[rows[pick[0]], pick[1]])] for pick in picks])
+        return headline(ner_scores(self.encoded.gold, y_pred))
+
+
+def argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Keep label ids, not logits, between evaluation steps (memory: windows x tokens x labels)."""
+    return logits.argmax(dim=-1)
+
+
+def prepare_output_dir(training_args: AkhbarTrainingArguments) -> str | None:
+    """Refuse to clobber a run folder; resolve ``resume_from_checkpoint: last``.
+
+    Returns:
+        The checkpoint to resume from, or ``None``.
+    """
+    out = Path(training_args.output_dir)
+    resume = training_args.resume_from_checkpoint
+    if resume in ("last", "true", "True"):
+        resume = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if resume is None:
+            raise FileNotFoundError(f"resume_from_checkpoint=last, but {out} holds no checkpoint-* folder")
+    elif resume and not Path(resume).is_dir():
+        raise FileNotFoundError(f"resume_from_checkpoint: {resume} is not a checkpoint folder")
+    if resume is None and out.is_dir() and any(out.iterdir()):
+        if not training_args.overwrite_output_dir:
+            raise FileExistsError(
+                f"output_dir {out} exists and is not empty; pass --overwrite_output_dir true to replace it or "
+                "--resume_from_checkpoint last to continue its run"
+            )
+        if training_args.process_index == 0:
+            shutil.rmtree(out)
+    return resume
+
+
+def run_record(model_args, data_args, training_args, splits: dict[str, Split], config_path: Path) -> dict:
+    """What the model card and a later ``akhbar package`` need to know about this run."""
+    hp = {k: getattr(training_args, k) for k in (
+        "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+        "world_size", "warmup_steps", "weight_decay", "seed", "bf16", "fp16", "early_stopping_patience")}
+    hp["freeze_embeddings"] = model_args.freeze_embeddings
+    return {
+        "config": str(config_path),
+        "base_model": model_args.model_name_or_path,
+        "data": {
+            "skip_invalid": data_args.skip_invalid,
+            **{name: {"file": s.file, "articles": len(s.articles), "skipped": s.skipped} for name, s in splits.items()},
+        },
+        "hyperparameters": hp,
+        "versions": {"akhbar": __version__, "transformers": transformers.__version__, "torch": torch.__version__,
+                     "datasets": datasets.__version__, "python": platform.python_version()},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    model_args, data_args, prep_args, training_args, config_path = parse_config(argv)
+    setup_logging(training_args)
+    preprocessing = prep_args.to_config()
+    package_dest = Path(model_args.package_dir) / model_args.model_name
+    check_destination(package_dest, training_args.overwrite_output_dir)
+    # push_to_hub uploads the packaged folder at the end, not the Trainer's raw checkpoints.
+    push_repo = training_args.hub_model_id if training_args.push_to_hub else None
+    if training_args.push_to_hub and not push_repo:
+        raise ValueError("push_to_hub needs hub_model_id: the hub repository (user/name) to upload the package to")
+    training_args.push_to_hub = False
+    resume = prepare_output_dir(training_args)
+    set_seed(training_args.seed)
+
+    splits, schema = load_splits(data_args, training_args.seed)
+    labels = bio_labels(schema)
+    label2id = {label: i for i, label in enumerate(labels)}
+    tokenizer, model = load_base(model_args, labels)
+    encoded = {
+        name: encode_split(split, tokenizer, preprocessing, data_args.max_length, data_args.stride, label2id)
+        for name, split in splits.items()
+    }
+    has_validation = "validation" in encoded
+    if not has_validation:
+        logger.warning("no validation data: the last checkpoint is packaged (no best-model selection, no early stopping)")
+        training_args.eval_strategy = "no"
+        training_args.load_best_model_at_end = False
+    callbacks = []
+    if has_validation and training_args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=encoded["train"].windows,
+        eval_dataset=encoded["validation"].windows if has_validation else None,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if (training_args.fp16 or training_args.bf16) else None),
+        compute_metrics=NerMetrics(encoded["validation"], model.config.id2label) if has_validation else None,
+        preprocess_logits_for_metrics=argmax_logits,
+        callbacks=callbacks,
+    )
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    train_runtime = time.perf_counter() - started
+    trainer.save_model()  # the best checkpoint when load_best_model_at_end
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+
+    if trainer.is_world_process_zero():
+        settings = PackageSettings(
+            task="ner", entity_labels=schema, preprocessing=preprocessing, max_length=data_args.max_length,
+            stride=data_args.stride, base_model=model_args.model_name_or_path, akhbar_version=__version__,
+        )
+        settings.save(training_args.output_dir)
+        record = run_record(model_args, data_args, training_args, splits, config_path)
+        record["train_runtime_s"] = round(train_runtime, 1)
+        record["device"] = str(training_args.device) + (f" x{training_args.world_size}" if training_args.world_size > 1 else "")
+        if trainer.state.best_metric is not None:
+            record["best_validation"] = {"metric": trainer.state.best_metric, "step": trainer.state.best_global_step,
+                                         "checkpoint": trainer.state.best_model_checkpoint}
+        (Path(training_args.output_dir) / RUN_CONFIG).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        dest = package_run(
+            training_args.output_dir, package_dest, overwrite=training_args.overwrite_output_dir,
+            push_to_hub=push_repo,
+            show_progress=not training_args.disable_tqdm,
+        )
+        report_file = dest / "eval_report.json"
+        if report_file.is_file():
+            report = json.loads(report_file.read_text(encoding="utf-8"))
+            logger.info(
+                "%s on %s: strict F1 %.4f, lenient F1 %.4f (report: %s)", dest, report["data"]["name"],
+                report["strict"]["micro"]["f1"], report["lenient"]["micro"]["f1"], dest / "eval_report.md",
+            )
+        logger.info("packaged model: %s (training %.0f s)", dest, train_runtime)
+    trainer.accelerator.wait_for_everyone()

@@ -1,0 +1,189 @@
+"""From words to model windows and back: label alignment, sliding windows, and the merge of predictions.
+
+An article is normalized and cut into whitespace words (:mod:`akhbar.preprocessing`). The fast tokenizer
+reads the normalized text with ``return_overflowing_tokens`` and ``stride``, so an article of any length
+becomes overlapping windows of at most ``max_length`` tokens and nothing is truncated away. Each
+token's offsets say which word it belongs to; the first sub-token of a word carries the word's label,
+other sub-tokens carry ``-100`` (ignored by the loss and by the metrics).
+
+A word's first sub-token can sit in two windows (the overlap). :func:`merge_windows` keeps the
+prediction from the window where that token is farthest from a cut edge, i.e. where the model saw the
+most context on both sides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .preprocessing import PreprocessingConfig, Words, split_words
+
+logger = logging.getLogger(__name__)
+
+IGNORE = -100
+
+
+@dataclass
+class AlignmentStats:
+    """What turning character spans into word labels cost, so warnings can measure it."""
+
+    entities: int = 0
+    extended_to_word: int = 0  # span started or ended inside a word (e.g. a clitic left out)
+    lost_no_word: int = 0  # span covers no word after normalization
+    lost_conflict: int = 0  # span shares its only words with another span
+    words_without_token: int = 0  # the tokenizer produced no token for the word
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, other: AlignmentStats) -> None:
+        for name in ("entities", "extended_to_word", "lost_no_word", "lost_conflict", "words_without_token"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.examples.extend(other.examples[: max(0, 5 - len(self.examples))])
+
+    @property
+    def lost(self) -> int:
+        return self.lost_no_word + self.lost_conflict
+
+
+def word_tags(words: Words, entities: Sequence[dict], stats: AlignmentStats | None = None) -> list[str]:
+    """IOB2 tags for ``words`` from gold character spans in the original text.
+
+    A word belongs to an entity when their original character ranges overlap, so a span that leaves out a
+    clitic (``و`` + ``بيروت``) still labels the whole word, as ANERcorp does.
+    """
+    stats = stats if stats is not None else AlignmentStats()
+    original = words.original_spans
+    tags = ["O"] * len(original)
+    owner = [-1] * len(original)
+    for e_index, ent in enumerate(entities):
+        stats.entities += 1
+        covered = [w for w, (a, b) in enumerate(original) if a < ent["end"] and ent["start"] < b]
+        free = [w for w in covered if owner[w] == -1]
+        if not covered:
+            stats.lost_no_word += 1
+            stats.examples.append(f"span [{ent['start']}, {ent['end']}) {ent['label']} covers no word")
+            continue
+        if not free:
+            stats.lost_conflict += 1
+            stats.examples.append(f"span [{ent['start']}, {ent['end']}) {ent['label']} shares its words")
+            continue
+        if original[covered[0]][0] < ent["start"] or original[covered[-1]][1] > ent["end"]:
+            stats.extended_to_word += 1
+        for i, w in enumerate(free):
+            owner[w] = e_index
+            tags[w] = ("B-" if i == 0 else "I-") + ent["label"]
+    return tags
+
+
+@dataclass
+class EncodedArticle:
+    """The windows of one article: token ids, and for each token the word whose first sub-token it is."""
+
+    input_ids: list[list[int]]
+    word_index: list[list[int]]  # per window, per token: word index if first sub-token of that word, else -1
+    cut_left: list[bool]  # the window starts after the article's first token
+    cut_right: list[bool]  # the window ends before the article's last token
+    num_words: int
+
+
+def encode_words(tokenizer, words: Words, max_length: int, stride: int) -> EncodedArticle:
+    """Tokenize normalized words into overlapping windows (``max_length`` tokens with specials).
+
+    Raises:
+        ValueError: ``stride`` leaves no room for new tokens in a window.
+    """
+    specials = tokenizer.num_special_tokens_to_add()
+    if not 0 <= stride < max_length - specials:
+        raise ValueError(
+            f"stride {stride} must be at least 0 and below max_length - {specials} special tokens "
+            f"= {max_length - specials}, so that each window adds new tokens"
+        )
+    text = words.mapped.text
+    encoding = tokenizer(
+        text,
+        truncation=True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+    )
+    char_to_word = words.char_to_word()
+    word_starts = [a for a, _ in words.spans]
+    n = len(encoding["input_ids"])
+    windows = EncodedArticle([], [], [], [], len(words.spans))
+    for k in range(n):
+        offsets = encoding["offset_mapping"][k]
+        special = encoding["special_tokens_mask"][k]
+        index, seen = [], set()
+        for (a, b), is_special in zip(offsets, special):
+            w = -1
+            if not is_special:
+                # The first non-space character of the token names its word (SentencePiece tokens may
+                # start with the space before the word). Only the token holding the word's first character
+                # counts, once: a lone "▁" piece and the piece after it can both point there.
+                c = next((c for c in range(a, b) if char_to_word[c] >= 0), None)
+                if c is not None and c == word_starts[char_to_word[c]] and char_to_word[c] not in seen:
+                    w = char_to_word[c]
+                    seen.add(w)
+            index.append(w)
+        windows.input_ids.append(list(encoding["input_ids"][k]))
+        windows.word_index.append(index)
+        windows.cut_left.append(k > 0)
+        windows.cut_right.append(k < n - 1)
+    return windows
+
+
+def missing_words(encoded: EncodedArticle) -> list[int]:
+    """Words that no window holds a first sub-token for (the tokenizer dropped them entirely)."""
+    seen = {w for index in encoded.word_index for w in index if w >= 0}
+    return [w for w in range(encoded.num_words) if w not in seen]
+
+
+def merge_windows(
+    word_index: Sequence[Sequence[int]],
+    cut_left: Sequence[bool],
+    cut_right: Sequence[bool],
+    num_words: int,
+) -> list[tuple[int, int] | None]:
+    """Choose, for every word, the ``(window, position)`` whose prediction to keep.
+
+    The chosen window is the one where the word's first sub-token is farthest from a cut edge (an edge
+    that is the start or end of the article is no cut). Ties go to the earlier window. ``None`` marks a
+    word that no window holds.
+    """
+    best: list[tuple[int, int] | None] = [None] * num_words
+    best_margin = [-1.0] * num_words
+    for k, index in enumerate(word_index):
+        content = [p for p, w in enumerate(index) if w >= 0]
+        if not content:
+            continue
+        # Distances are counted in tokens from the window's first and last word-initial sub-tokens.
+        first, last = content[0], content[-1]
+        for p, w in enumerate(index):
+            if w < 0:
+                continue
+            left = p - first if cut_left[k] else float("inf")
+            right = last - p if cut_right[k] else float("inf")
+            margin = min(left, right)
+            if margin > best_margin[w]:
+                best_margin[w] = margin
+                best[w] = (k, p)
+    return best
+
+
+def window_labels(encoded: EncodedArticle, tags: Sequence[str], label2id: dict[str, int]) -> list[list[int]]:
+    """Per-window label ids: the word's tag on its first sub-token, ``-100`` elsewhere."""
+    return [[label2id[tags[w]] if w >= 0 else IGNORE for w in index] for index in encoded.word_index]
+
+
+def encode_article(
+    tokenizer,
+    text: str,
+    preprocessing: PreprocessingConfig,
+    max_length: int,
+    stride: int,
+) -> tuple[Words, EncodedArticle]:
+    """Normalize, split into words and window one article (the path training and inference share)."""
+    words = split_words(text, preprocessing)
+    return words, encode_words(tokenizer, words, max_length, stride)
