@@ -64,9 +64,7 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def validate_article(
-    record: object, path: str | Path, line: int, entity_labels: Sequence[str] | None
-) -> dict:
+def validate_article(record: object, path: str | Path, line: int, entity_labels: Sequence[str] | None) -> dict:
     """Check one native-format record and return it as a clean dict (``events`` defaults to ``[]``).
 
     Raises:
@@ -106,8 +104,7 @@ def validate_article(
         start, end, label = ent["start"], ent["end"], ent["label"]
         if not 0 <= start < end <= len(text):
             raise fail(
-                f"entities[{i}] span [{start}, {end}) is not a non-empty range inside the text "
-                f"(length {len(text)})"
+                f"entities[{i}] span [{start}, {end}) is not a non-empty range inside the text (length {len(text)})"
             )
         if entity_labels is not None and label not in entity_labels:
             raise fail(f"entities[{i}] label {label!r} is not in the schema {list(entity_labels)}")
@@ -120,8 +117,7 @@ def validate_article(
     for a, b in zip(clean, clean[1:]):
         if b["start"] < a["end"]:
             raise fail(
-                f"entities overlap: [{a['start']}, {a['end']}) {a['label']} and [{b['start']}, {b['end']}) "
-                f"{b['label']}"
+                f"entities overlap: [{a['start']}, {a['end']}) {a['label']} and [{b['start']}, {b['end']}) {b['label']}"
             )
     events = record.get("events", [])
     if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
@@ -144,16 +140,12 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
-def _conll_sentence_to_article(
-    tokens: list[str], tags: list[str], sentence_id: str
-) -> dict:
+def _conll_sentence_to_article(tokens: list[str], tags: list[str], sentence_id: str) -> dict:
     offsets, pos = [], 0
     for token in tokens:
         offsets.append((pos, pos + len(token)))
         pos += len(token) + 1
-    entities = [
-        {"start": offsets[a][0], "end": offsets[b - 1][1], "label": kind} for a, b, kind in tags_to_spans(tags)
-    ]
+    entities = [{"start": offsets[a][0], "end": offsets[b - 1][1], "label": kind} for a, b, kind in tags_to_spans(tags)]
     return {"id": sentence_id, "text": " ".join(tokens), "entities": entities, "events": []}
 
 

@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tiny-model", help="build a tiny random BERT + WordPiece tokenizer for offline smoke runs")
     p.add_argument("output_dir")
-    p.add_argument("--text", nargs="+", help="JSONL files whose 'text' trains the vocabulary (default: data/sample/*.jsonl)")
+    p.add_argument(
+        "--text", nargs="+", help="JSONL files whose 'text' trains the vocabulary (default: data/sample/*.jsonl)"
+    )
     p.set_defaults(func=_tiny_model)
 
     p = sub.add_parser("evaluate", help="score a packaged model on an annotated file and write the report")
@@ -118,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="package folder (default: models/<run folder name>)")
     p.add_argument("--data", help="evaluate on this file (default: the run's test or validation file)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing package folder")
-    p.add_argument("--push_to_hub", "--push-to-hub", metavar="REPO", help="also upload the folder to this hub repository")
+    p.add_argument(
+        "--push_to_hub", "--push-to-hub", metavar="REPO", help="also upload the folder to this hub repository"
+    )
     p.set_defaults(func=_package)
 
     p = sub.add_parser("predict", help="tag articles, one per line (plain text or JSON with 'text'); JSON Lines out")

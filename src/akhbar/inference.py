@@ -116,7 +116,9 @@ class NerTagger:
     def tag(self, texts: Sequence[str], show_progress: bool = False) -> list[TaggedText]:
         """Words, tags and tag probabilities for each text (the evaluation's view of predictions)."""
         encoded: list[tuple[Words, EncodedArticle]] = [
-            encode_article(self.tokenizer, t, self.settings.preprocessing, self.settings.max_length, self.settings.stride)
+            encode_article(
+                self.tokenizer, t, self.settings.preprocessing, self.settings.max_length, self.settings.stride
+            )
             for t in texts
         ]
         windows = [(i, k) for i, (_, enc) in enumerate(encoded) for k in range(len(enc.input_ids))]

@@ -47,9 +47,17 @@ def _front_matter(name: str, settings: PackageSettings, report: dict | None) -> 
                         "dataset": {"name": report["data"]["name"], "type": "custom", "split": "test"},
                         "metrics": [
                             {"type": "f1", "value": round(strict["f1"], 4), "name": "strict micro F1 (seqeval IOB2)"},
-                            {"type": "precision", "value": round(strict["precision"], 4), "name": "strict micro precision"},
+                            {
+                                "type": "precision",
+                                "value": round(strict["precision"], 4),
+                                "name": "strict micro precision",
+                            },
                             {"type": "recall", "value": round(strict["recall"], 4), "name": "strict micro recall"},
-                            {"type": "f1", "value": round(lenient["f1"], 4), "name": "lenient micro F1 (seqeval default)"},
+                            {
+                                "type": "f1",
+                                "value": round(lenient["f1"], 4),
+                                "name": "lenient micro F1 (seqeval default)",
+                            },
                         ],
                     }
                 ],
@@ -121,7 +129,8 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
     if run.get("train_runtime_s") is not None:
         lines += [f"Training took {run['train_runtime_s']:.0f} s ({run.get('device', 'unknown device')}).", ""]
     lines += [
-        f"Preprocessing (`{settings.preprocessing.preset}`; applied identically at inference): {', '.join(steps) or 'none'}.",
+        f"Preprocessing (`{settings.preprocessing.preset}`, applied identically at inference): "
+        f"{', '.join(steps) or 'none'}.",
         "",
         "## Intended use",
         "",

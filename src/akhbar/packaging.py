@@ -84,7 +84,7 @@ def package_run(
         settings.save(tmp)
         if run:
             (tmp / RUN_CONFIG).write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        target = (("data", data_file) if data_file else evaluation_data(run))
+        target = ("data", data_file) if data_file else evaluation_data(run)
         report = None
         if target is not None:
             split, path = target

@@ -136,7 +136,10 @@ def _pct(x: float) -> str:
 
 def score_table(report: dict) -> str:
     """Markdown table of strict and lenient scores: micro, macro and per type."""
-    rows = ["| | strict P | strict R | strict F1 | lenient P | lenient R | lenient F1 | support |", "|---|" + "---:|" * 7]
+    rows = [
+        "| | strict P | strict R | strict F1 | lenient P | lenient R | lenient F1 | support |",
+        "|---|" + "---:|" * 7,
+    ]
     names = [("**micro**", "micro"), ("**macro**", "macro")]
     names += [(t, t) for t in sorted(report["strict"]["per_type"])]
     for shown, key in names:
@@ -190,7 +193,9 @@ def render_markdown(report: dict, title: str) -> str:
         ]
         for e in shown:
             context = _cell(e["context"])
-            lines.append(f"| {e['article']} | {e['kind']} ({e['error']}) | {e['label']} | {_cell(e['text'])} | {context} |")
+            lines.append(
+                f"| {e['article']} | {e['kind']} ({e['error']}) | {e['label']} | {_cell(e['text'])} | {context} |"
+            )
     else:
         lines.append("No errors.")
     return "\n".join(lines) + "\n"
@@ -218,8 +223,15 @@ def plot_confusion(cm: dict, path: Path, title: str) -> None:
     for i in range(n):
         for j in range(n):
             if matrix[i, j]:
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if share[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -45,10 +45,16 @@ logger = logging.getLogger("akhbar")
 def setup_logging(training_args: AkhbarTrainingArguments) -> None:
     """One readable log format; replicas log warnings only (``log_level_replica``)."""
     logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)]
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
     )
     explicit = training_args.log_level != "passive"
-    level = training_args.get_process_log_level() if explicit else (logging.INFO if training_args.should_log else logging.WARNING)
+    level = (
+        training_args.get_process_log_level()
+        if explicit
+        else (logging.INFO if training_args.should_log else logging.WARNING)
+    )
     logging.getLogger("akhbar").setLevel(level)
     # Libraries stay at WARNING unless log_level asks for more: their INFO lines bury ours.
     library_level = level if explicit else max(level, logging.WARNING)
@@ -120,12 +126,18 @@ def load_splits(data_args: DataArguments, seed: int) -> tuple[dict[str, Split], 
         parts = to_dataset(train).train_test_split(test_size=data_args.validation_split, seed=seed)
         splits["train"] = Split("train", data_args.train_file, parts["train"].to_list(), splits["train"].skipped)
         splits["validation"] = Split(
-            "validation", f"{data_args.train_file} (held out {data_args.validation_split:.0%}, seed {seed})",
+            "validation",
+            f"{data_args.train_file} (held out {data_args.validation_split:.0%}, seed {seed})",
             parts["test"].to_list(),
         )
     for split in splits.values():
-        logger.info("%s: %d articles, %d entities (%s)", split.name, len(split.articles),
-                    sum(len(a["entities"]) for a in split.articles), split.file)
+        logger.info(
+            "%s: %d articles, %d entities (%s)",
+            split.name,
+            len(split.articles),
+            sum(len(a["entities"]) for a in split.articles),
+            split.file,
+        )
     return splits, list(schema)
 
 
@@ -143,7 +155,9 @@ def encode_split(
     split: Split, tokenizer, preprocessing: PreprocessingConfig, max_length: int, stride: int, label2id: dict
 ) -> Encoded:
     """Normalize, window and label every article of a split."""
-    columns: dict[str, list] = {k: [] for k in ("input_ids", "labels", "word_index", "cut_left", "cut_right", "num_words", "length")}
+    columns: dict[str, list] = {
+        k: [] for k in ("input_ids", "labels", "word_index", "cut_left", "cut_right", "num_words", "length")
+    }
     rows, gold, stats = [], [], AlignmentStats()
     for article in split.articles:
         words, enc = encode_article(tokenizer, article["text"], preprocessing, max_length, stride)
@@ -164,15 +178,27 @@ def encode_split(
     long_articles = sum(len(r) > 1 for r in rows)
     logger.info(
         "%s: %d articles -> %d windows (%d articles longer than max_length=%d read in overlapping windows)",
-        split.name, len(rows), len(columns["input_ids"]), long_articles, max_length,
+        split.name,
+        len(rows),
+        len(columns["input_ids"]),
+        long_articles,
+        max_length,
     )
     if stats.extended_to_word:
-        logger.info("%s: %d entity spans started/ended inside a word and label the whole word", split.name, stats.extended_to_word)
+        logger.info(
+            "%s: %d entity spans started/ended inside a word and label the whole word",
+            split.name,
+            stats.extended_to_word,
+        )
     if stats.lost or stats.words_without_token:
         logger.warning(
             "%s: %d of %d entities cover no word after preprocessing or share their words with another "
-            "(e.g. %s); %d words got no token from the tokenizer", split.name, stats.lost, stats.entities,
-            stats.examples[:2], stats.words_without_token,
+            "(e.g. %s); %d words got no token from the tokenizer",
+            split.name,
+            stats.lost,
+            stats.entities,
+            stats.examples[:2],
+            stats.words_without_token,
         )
     return Encoded(datasets.Dataset.from_dict(columns), rows, gold, stats)
 
@@ -195,10 +221,14 @@ class NerMetrics:
         y_pred = []
         for rows, gold in zip(self.encoded.rows, self.encoded.gold):
             picks = merge_windows(
-                [self.word_index[r] for r in rows], [self.cut_left[r] for r in rows],
-                [self.cut_right[r] for r in rows], len(gold),
+                [self.word_index[r] for r in rows],
+                [self.cut_left[r] for r in rows],
+                [self.cut_right[r] for r in rows],
+                len(gold),
             )
-            y_pred.append(["O" if pick is None else self.id2label[int(predictions[rows[pick[0]], pick[1]])] for pick in picks])
+            y_pred.append(
+                ["O" if pick is None else self.id2label[int(predictions[rows[pick[0]], pick[1]])] for pick in picks]
+            )
         return headline(ner_scores(self.encoded.gold, y_pred))
 
 
@@ -234,9 +264,23 @@ def prepare_output_dir(training_args: AkhbarTrainingArguments) -> str | None:
 
 def run_record(model_args, data_args, training_args, splits: dict[str, Split], config_path: Path) -> dict:
     """What the model card and a later ``akhbar package`` need to know about this run."""
-    hp = {k: getattr(training_args, k) for k in (
-        "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
-        "world_size", "warmup_steps", "weight_decay", "seed", "bf16", "fp16", "early_stopping_patience")}
+    hp = {
+        k: getattr(training_args, k)
+        for k in (
+            "learning_rate",
+            "num_train_epochs",
+            "max_steps",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "world_size",
+            "warmup_steps",
+            "weight_decay",
+            "seed",
+            "bf16",
+            "fp16",
+            "early_stopping_patience",
+        )
+    }
     hp["freeze_embeddings"] = model_args.freeze_embeddings
     return {
         "config": str(config_path),
@@ -246,8 +290,13 @@ def run_record(model_args, data_args, training_args, splits: dict[str, Split], c
             **{name: {"file": s.file, "articles": len(s.articles), "skipped": s.skipped} for name, s in splits.items()},
         },
         "hyperparameters": hp,
-        "versions": {"akhbar": __version__, "transformers": transformers.__version__, "torch": torch.__version__,
-                     "datasets": datasets.__version__, "python": platform.python_version()},
+        "versions": {
+            "akhbar": __version__,
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+            "datasets": datasets.__version__,
+            "python": platform.python_version(),
+        },
     }
 
 
@@ -275,7 +324,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     has_validation = "validation" in encoded
     if not has_validation:
-        logger.warning("no validation data: the last checkpoint is packaged (no best-model selection, no early stopping)")
+        logger.warning(
+            "no validation data: the last checkpoint is packaged (no best-model selection, no early stopping)"
+        )
         training_args.eval_strategy = "no"
         training_args.load_best_model_at_end = False
     callbacks = []
@@ -287,7 +338,9 @@ def main(argv: list[str] | None = None) -> None:
         train_dataset=encoded["train"].windows,
         eval_dataset=encoded["validation"].windows if has_validation else None,
         processing_class=tokenizer,
-        data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if (training_args.fp16 or training_args.bf16) else None),
+        data_collator=DataCollatorForTokenClassification(
+            tokenizer, pad_to_multiple_of=8 if (training_args.fp16 or training_args.bf16) else None
+        ),
         compute_metrics=NerMetrics(encoded["validation"], model.config.id2label) if has_validation else None,
         preprocess_logits_for_metrics=argmax_logits,
         callbacks=callbacks,
@@ -301,19 +354,33 @@ def main(argv: list[str] | None = None) -> None:
 
     if trainer.is_world_process_zero():
         settings = PackageSettings(
-            task="ner", entity_labels=schema, preprocessing=preprocessing, max_length=data_args.max_length,
-            stride=data_args.stride, base_model=model_args.model_name_or_path, akhbar_version=__version__,
+            task="ner",
+            entity_labels=schema,
+            preprocessing=preprocessing,
+            max_length=data_args.max_length,
+            stride=data_args.stride,
+            base_model=model_args.model_name_or_path,
+            akhbar_version=__version__,
         )
         settings.save(training_args.output_dir)
         record = run_record(model_args, data_args, training_args, splits, config_path)
         record["train_runtime_s"] = round(train_runtime, 1)
-        record["device"] = str(training_args.device) + (f" x{training_args.world_size}" if training_args.world_size > 1 else "")
+        record["device"] = str(training_args.device) + (
+            f" x{training_args.world_size}" if training_args.world_size > 1 else ""
+        )
         if trainer.state.best_metric is not None:
-            record["best_validation"] = {"metric": trainer.state.best_metric, "step": trainer.state.best_global_step,
-                                         "checkpoint": trainer.state.best_model_checkpoint}
-        (Path(training_args.output_dir) / RUN_CONFIG).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            record["best_validation"] = {
+                "metric": trainer.state.best_metric,
+                "step": trainer.state.best_global_step,
+                "checkpoint": trainer.state.best_model_checkpoint,
+            }
+        (Path(training_args.output_dir) / RUN_CONFIG).write_text(
+            json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
         dest = package_run(
-            training_args.output_dir, package_dest, overwrite=training_args.overwrite_output_dir,
+            training_args.output_dir,
+            package_dest,
+            overwrite=training_args.overwrite_output_dir,
             push_to_hub=push_repo,
             show_progress=not training_args.disable_tqdm,
         )
@@ -321,8 +388,12 @@ def main(argv: list[str] | None = None) -> None:
         if report_file.is_file():
             report = json.loads(report_file.read_text(encoding="utf-8"))
             logger.info(
-                "%s on %s: strict F1 %.4f, lenient F1 %.4f (report: %s)", dest, report["data"]["name"],
-                report["strict"]["micro"]["f1"], report["lenient"]["micro"]["f1"], dest / "eval_report.md",
+                "%s on %s: strict F1 %.4f, lenient F1 %.4f (report: %s)",
+                dest,
+                report["data"]["name"],
+                report["strict"]["micro"]["f1"],
+                report["lenient"]["micro"]["f1"],
+                dest / "eval_report.md",
             )
         logger.info("packaged model: %s (training %.0f s)", dest, train_runtime)
     trainer.accelerator.wait_for_everyone()

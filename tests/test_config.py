@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from akhbar.config import ConfigError, parse_config
+
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_parses(config):
+    model_args, data_args, prep_args, training_args, path = parse_config(["--config", str(config)])
+    assert path == config
+    assert model_args.model_name == config.stem
+    assert data_args.train_file and training_args.output_dir
+    prep_args.to_config()
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_overrides_win_over_the_file(tmp_path):
+    path = write(tmp_path, "train_file: a.jsonl\nlearning_rate: 1.0e-4\nentity_labels: [PERS, LOC]\n")
+    model_args, data_args, _, training_args, _ = parse_config(
+        ["--config", path, "--learning_rate", "3e-5", "--max_steps", "7"]
+    )
+    assert training_args.learning_rate == 3e-5 and training_args.max_steps == 7
+    assert data_args.entity_labels == ["PERS", "LOC"]
+    assert model_args.model_name == "run"
+    assert training_args.metric_for_best_model == "strict_f1" and training_args.load_best_model_at_end
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "train_file: a.jsonl\nlearning_rat: 1\n",
+            r"run\.yaml:2: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)",
+        ),
+        ("train_file: a.jsonl\n\nlearning_rate: fast\n", r"run\.yaml:3: learning_rate expects a float, found 'fast'"),
+        ("max_length: [1, 2]\n", r"run\.yaml:1: max_length takes a single value"),
+        ("bf16: maybe\n", r"run\.yaml:1: bf16 expects a bool"),
+        ("stride: 200\nmax_length: 128\n", r"stride must be between 0 and max_length/2"),
+        ("- a\n- b\n", r"expected a mapping"),
+        ("a: [unclosed\n", r"run\.yaml:\d+: invalid YAML"),
+        ("preprocessing: arabertv2\n", None),
+    ],
+)
+def test_bad_config_values_name_file_and_line(tmp_path, text, message):
+    path = write(tmp_path, text)
+    if message is None:  # the preset is checked when the preprocessing settings are built
+        _, _, prep_args, _, _ = parse_config(["--config", path])
+        with pytest.raises(ConfigError, match="unknown preprocessing preset 'arabertv2'"):
+            prep_args.to_config()
+        return
+    with pytest.raises(ConfigError, match=message):
+        parse_config(["--config", path])
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.yaml: config file not found"):
+        parse_config(["--config", str(tmp_path / "nope.yaml")])

@@ -1,0 +1,173 @@
+"""Train a few steps -> evaluate -> package -> load with plain transformers -> NerTagger -> CLI."""
+
+import json
+
+import pytest
+from conftest import ROOT, SAMPLE
+from transformers import AutoModelForTokenClassification, pipeline
+
+from akhbar import NerTagger
+from akhbar.cli import main as cli
+from akhbar.config import ModelArguments
+from akhbar.labels import bio_labels
+from akhbar.training import load_base
+from akhbar.training import main as train
+
+pytestmark = pytest.mark.slow
+SCHEMA = ["PERS", "LOC", "ORG", "MISC"]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    train(
+        [
+            "--config",
+            str(ROOT / "configs" / "ner-sample.yaml"),
+            "--model_name_or_path",
+            str(tiny_model_dir),
+            "--train_file",
+            str(SAMPLE / "train.jsonl"),
+            "--validation_file",
+            str(SAMPLE / "validation.jsonl"),
+            "--test_file",
+            str(SAMPLE / "test.jsonl"),
+            "--output_dir",
+            str(tmp / "run"),
+            "--package_dir",
+            str(tmp / "models"),
+            "--max_length",
+            "64",
+            "--stride",
+            "16",  # sample articles need several windows
+            "--max_steps",
+            "60",
+            "--learning_rate",
+            "3e-3",
+            "--warmup_steps",
+            "0",
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            "20",
+            "--save_strategy",
+            "steps",
+            "--save_steps",
+            "20",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
+    return tmp
+
+
+def test_package_is_self_describing(trained):
+    package = trained / "models" / "ner-sample"
+    names = {p.name for p in package.iterdir()}
+    assert {
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "akhbar.json",
+        "eval_report.json",
+        "eval_report.md",
+        "confusion_matrix.png",
+        "README.md",
+    } <= names
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in names)
+    report = json.loads((package / "eval_report.json").read_text(encoding="utf-8"))
+    assert report["data"]["articles"] == 5 and report["data"]["gold_entities"] == 29
+    assert 0.0 <= report["strict"]["micro"]["f1"] <= 1.0 and 0.0 <= report["lenient"]["micro"]["f1"] <= 1.0
+    assert report["strict"]["micro"]["support"] == 29
+    assert set(report["strict"]["per_type"]) <= set(SCHEMA)
+    card = (package / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\n") and "model-index" in card
+    assert f"value: {round(report['strict']['micro']['f1'], 4)}" in card
+    assert not list(trained.glob("models/.*partial*"))
+
+
+def test_plain_transformers_loads_the_package(trained):
+    package = trained / "models" / "ner-sample"
+    model = AutoModelForTokenClassification.from_pretrained(package)
+    assert [model.config.id2label[i] for i in range(len(model.config.id2label))] == bio_labels(SCHEMA)
+    ner = pipeline("token-classification", model=str(package), aggregation_strategy="simple", device="cpu")
+    out = ner("أعلنت وزارة الصحة في بيروت")
+    assert isinstance(out, list)
+
+
+def test_tagger_offsets_point_into_the_original_text(trained):
+    tagger = NerTagger.from_pretrained(trained / "models" / "ner-sample")
+    articles = [json.loads(line) for line in (SAMPLE / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = [a["text"] for a in articles] + ["\n\n".join(a["text"] for a in articles), ""]
+    results = tagger.predict(texts)
+    assert len(results) == len(texts) and results[-1] == []
+    found = [e for entities in results for e in entities]
+    assert found, "the overfitted tiny model should find entities in its own training text"
+    for text, entities in zip(texts, results):
+        for e in entities:
+            assert e["text"] == text[e["start"] : e["end"]] and e["text"].strip() == e["text"]
+            assert e["label"] in SCHEMA and 0.0 <= e["score"] <= 1.0
+    # The long article (all training texts glued, ~40 windows) is read to its end, not truncated.
+    long_text, long_entities = texts[-2], results[-2]
+    assert max(e["end"] for e in long_entities) > len(long_text) - len(texts[len(articles) - 1])
+
+
+def test_cli_evaluate_reproduces_the_packaged_report(trained, capsys):
+    package = trained / "models" / "ner-sample"
+    assert (
+        cli(
+            [
+                "evaluate",
+                "--model",
+                str(package),
+                "--data",
+                str(SAMPLE / "test.jsonl"),
+                "--output",
+                str(trained / "eval"),
+            ]
+        )
+        == 0
+    )
+    packaged = json.loads((package / "eval_report.json").read_text(encoding="utf-8"))
+    again = json.loads((trained / "eval" / "eval_report.json").read_text(encoding="utf-8"))
+    assert again["strict"] == packaged["strict"] and again["lenient"] == packaged["lenient"]
+    assert (trained / "eval" / "eval_report.md").is_file()
+
+
+def test_cli_predict_prints_one_json_line_per_article(trained, capsys, tmp_path):
+    inputs = tmp_path / "in.txt"
+    inputs.write_text('زار الوزير بيروت\n{"text": "وصل الوفد إلى عمّان"}\n\nقال مُحَمَّد\n', encoding="utf-8")
+    assert cli(["predict", "--model", str(trained / "models" / "ner-sample"), str(inputs)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all("entities" in json.loads(line) for line in lines)
+
+
+def test_cli_package_again_and_refuse_overwrite(trained, capsys):
+    dest = trained / "models" / "again"
+    assert cli(["package", str(trained / "run"), "--output", str(dest)]) == 0
+    assert (dest / "eval_report.json").is_file()
+    assert cli(["package", str(trained / "run"), "--output", str(dest)]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_training_refuses_to_clobber_a_run(trained, tiny_model_dir):
+    with pytest.raises(FileExistsError, match="already exists"):
+        train(
+            [
+                "--config",
+                str(ROOT / "configs" / "ner-sample.yaml"),
+                "--model_name_or_path",
+                str(tiny_model_dir),
+                "--output_dir",
+                str(trained / "run"),
+                "--package_dir",
+                str(trained / "models"),
+            ]
+        )
+
+
+def test_unreachable_base_model_says_how_to_fix_it():
+    with pytest.raises(
+        FileNotFoundError, match=r"'aubmindlab/bert-base-arabertv02'.*--model_name_or_path DIR.*akhbar tiny-model"
+    ):
+        load_base(ModelArguments(), bio_labels(SCHEMA))

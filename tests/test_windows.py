@@ -1,0 +1,89 @@
+import pytest
+
+from akhbar.labels import bio_labels, tags_to_spans
+from akhbar.preprocessing import PreprocessingConfig, split_words
+from akhbar.windows import (
+    IGNORE,
+    AlignmentStats,
+    encode_article,
+    merge_windows,
+    missing_words,
+    window_labels,
+    word_tags,
+)
+
+ARABERT = PreprocessingConfig()
+LABELS = bio_labels(["PERS", "LOC", "ORG", "MISC"])
+LABEL2ID = {label: i for i, label in enumerate(LABELS)}
+
+
+def long_article(sample_articles, n=6):
+    """Several sample articles glued into one long article, with their entities shifted."""
+    text, entities = "", []
+    for article in sample_articles[:n]:
+        offset = len(text)
+        text += article["text"] + "\n\n"
+        entities += [{**e, "start": e["start"] + offset, "end": e["end"] + offset} for e in article["entities"]]
+    return text, entities
+
+
+@pytest.mark.parametrize(("max_length", "stride"), [(16, 4), (24, 11), (32, 0), (64, 16), (512, 64)])
+def test_windows_keep_every_word_and_entity_exactly_once(tiny_tokenizer, sample_articles, max_length, stride):
+    text, entities = long_article(sample_articles)
+    words, enc = encode_article(tiny_tokenizer, text, ARABERT, max_length, stride)
+    assert all(len(ids) <= max_length for ids in enc.input_ids)
+    assert missing_words(enc) == []
+    if max_length < 512:
+        assert len(enc.input_ids) > 1
+    tags = word_tags(words, entities)
+    labels = window_labels(enc, tags, LABEL2ID)
+    # Merge: every word gets exactly one (window, position), and it holds that word's first sub-token.
+    picks = merge_windows(enc.word_index, enc.cut_left, enc.cut_right, enc.num_words)
+    assert all(p is not None for p in picks)
+    for w, (k, p) in enumerate(picks):
+        assert enc.word_index[k][p] == w
+    # Reading the gold labels back through the merge gives every entity, none twice, none lost.
+    merged = [LABELS[labels[k][p]] for k, p in picks]
+    assert merged == tags
+    spans = words.original_spans
+    recovered = [{"start": spans[a][0], "end": spans[b - 1][1], "label": t} for a, b, t in tags_to_spans(merged)]
+    assert recovered == entities
+
+
+def test_merge_prefers_the_window_with_more_context():
+    # Word 2 sits at the right edge of window 0 and in the middle of window 1.
+    word_index = [[-1, 0, 1, 2, -1], [-1, 1, 2, 3, 4, -1]]
+    picks = merge_windows(word_index, cut_left=[False, True], cut_right=[True, False], num_words=5)
+    assert picks == [(0, 1), (0, 2), (1, 2), (1, 3), (1, 4)]
+
+
+def test_only_first_subtoken_is_labelled(tiny_tokenizer):
+    text = "استقبلت بالقاهرة وفود الاتحاد"
+    words, enc = encode_article(tiny_tokenizer, text, ARABERT, 64, 8)
+    tags = word_tags(words, [{"start": 8, "end": 16, "label": "LOC"}])
+    labels = window_labels(enc, tags, LABEL2ID)[0]
+    tokens = tiny_tokenizer.convert_ids_to_tokens(enc.input_ids[0])
+    labelled = [(t, LABELS[y]) for t, y in zip(tokens, labels) if y != IGNORE]
+    assert [y for _, y in labelled] == ["O", "B-LOC", "O", "O"]
+    assert not any(t.startswith("##") for t, _ in labelled)
+    assert len(tokens) > len(labelled) + 2  # some words really are split into several sub-tokens
+
+
+def test_spans_leaving_out_a_clitic_label_the_whole_word():
+    text = "وصل الوفد وبيروت"
+    stats = AlignmentStats()
+    words = split_words(text, ARABERT)
+    assert word_tags(words, [{"start": 11, "end": 16, "label": "LOC"}], stats) == ["O", "O", "B-LOC"]
+    assert stats.extended_to_word == 1 and stats.lost == 0
+
+
+def test_entity_made_only_of_removed_characters_is_counted_as_lost():
+    text = "قال ♦ الوزير"
+    stats = AlignmentStats()
+    tags = word_tags(split_words(text, ARABERT), [{"start": 4, "end": 5, "label": "MISC"}], stats)
+    assert tags == ["O", "O"] and stats.lost_no_word == 1
+
+
+def test_stride_must_leave_room(tiny_tokenizer):
+    with pytest.raises(ValueError, match="stride 14 must be at least 0 and below max_length - 2"):
+        encode_article(tiny_tokenizer, "نص", ARABERT, 16, 14)
