@@ -171,3 +171,21 @@ def test_unreachable_base_model_says_how_to_fix_it():
         FileNotFoundError, match=r"'aubmindlab/bert-base-arabertv02'.*--model_name_or_path DIR.*akhbar tiny-model"
     ):
         load_base(ModelArguments(), bio_labels(SCHEMA))
+
+
+def test_cli_user_errors_are_one_line_and_exit_2(trained, capsys, tmp_path):
+    package = str(trained / "models" / "ner-sample")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "زار بيروت", "entities": [{"start": 4, "end": 9, "label": "CITY"}]}\n', "utf-8")
+    assert cli(["evaluate", "--model", package, "--data", str(bad), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        len(err.splitlines()) == 1 and "bad.jsonl:1 (article 'a')" in err and "label 'CITY' is not in the schema" in err
+    )
+    assert not (tmp_path / "out").exists()
+    broken = tmp_path / "in.txt"
+    broken.write_text('{"text": 5}\n', "utf-8")
+    assert cli(["predict", "--model", package, str(broken)]) == 2
+    assert "in.txt:1: a JSON line needs a string field 'text'" in capsys.readouterr().err
+    assert cli(["evaluate", "--model", str(tmp_path / "nothing"), "--data", str(bad)]) == 2
+    assert "is not a local folder" in capsys.readouterr().err

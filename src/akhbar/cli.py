@@ -41,11 +41,15 @@ def _tiny_model(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .articles import read_articles
-    from .inference import NerTagger
+    from .inference import NerTagger, resolve_model_dir
     from .report import evaluate_ner, write_report
+    from .settings import PackageSettings
 
-    tagger = NerTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
-    articles, load = read_articles(args.data, tagger.settings.entity_labels, skip_invalid=args.skip_invalid)
+    # Validate the data against the model's schema before loading the weights: bad data fails fast.
+    directory = resolve_model_dir(args.model)
+    schema = PackageSettings.load(directory).entity_labels
+    articles, load = read_articles(args.data, schema, skip_invalid=args.skip_invalid)
+    tagger = NerTagger.from_pretrained(directory, batch_size=args.batch_size, device=args.device)
     report = evaluate_ner(tagger, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     out = Path(args.output) if args.output else Path(args.model)
@@ -137,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight-loading bars would bury the one line a user error prints
     return run_user_command(args.func, args)
 
 
