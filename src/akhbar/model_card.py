@@ -9,7 +9,7 @@ import yaml
 from .report import REPORT_MD, score_table
 from .settings import PackageSettings
 
-_HYPERPARAMETERS = (
+HYPERPARAMETERS = (
     "learning_rate",
     "num_train_epochs",
     "max_steps",
@@ -118,7 +118,7 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
         if split in data:
             lines.append(f"| {split} | `{data[split]['file']}` | {data[split]['articles']} |")
     lines += ["", "| hyperparameter | value |", "|---|---|"]
-    lines += [f"| {k} | {hp[k]} |" for k in _HYPERPARAMETERS if k in hp]
+    lines += [f"| {k} | {hp[k]} |" for k in HYPERPARAMETERS if k in hp]
     lines += [
         f"| max_length / stride | {settings.max_length} / {settings.stride} |",
         "",

@@ -34,6 +34,7 @@ from .articles import infer_entity_labels, read_articles, to_dataset
 from .config import AkhbarTrainingArguments, DataArguments, ModelArguments, parse_config
 from .labels import bio_labels
 from .metrics import headline, ner_scores
+from .model_card import HYPERPARAMETERS
 from .packaging import RUN_CONFIG, check_destination, package_run
 from .preprocessing import PreprocessingConfig
 from .settings import PackageSettings
@@ -264,23 +265,8 @@ def prepare_output_dir(training_args: AkhbarTrainingArguments) -> str | None:
 
 def run_record(model_args, data_args, training_args, splits: dict[str, Split], config_path: Path) -> dict:
     """What the model card and a later ``akhbar package`` need to know about this run."""
-    hp = {
-        k: getattr(training_args, k)
-        for k in (
-            "learning_rate",
-            "num_train_epochs",
-            "max_steps",
-            "per_device_train_batch_size",
-            "gradient_accumulation_steps",
-            "world_size",
-            "warmup_steps",
-            "weight_decay",
-            "seed",
-            "bf16",
-            "fp16",
-            "early_stopping_patience",
-        )
-    }
+    # The card's hyperparameter table: TrainingArguments fields, plus the model switch.
+    hp = {k: getattr(training_args, k) for k in HYPERPARAMETERS if hasattr(training_args, k)}
     hp["freeze_embeddings"] = model_args.freeze_embeddings
     return {
         "config": str(config_path),
