@@ -64,3 +64,12 @@ def test_bad_config_values_name_file_and_line(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.yaml: config file not found"):
         parse_config(["--config", str(tmp_path / "nope.yaml")])
+
+
+def test_misspelt_override_is_not_taken_as_an_abbreviation(tmp_path):
+    path = write(tmp_path, "train_file: a.jsonl\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown command-line argument\(s\) \['--learning_rat', '1'\] \(did you mean --learning_rate\?\)",
+    ):
+        parse_config(["--config", path, "--learning_rat", "1"])

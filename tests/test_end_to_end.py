@@ -189,3 +189,16 @@ def test_cli_user_errors_are_one_line_and_exit_2(trained, capsys, tmp_path):
     assert "in.txt:1: a JSON line needs a string field 'text'" in capsys.readouterr().err
     assert cli(["evaluate", "--model", str(tmp_path / "nothing"), "--data", str(bad)]) == 2
     assert "is not a local folder" in capsys.readouterr().err
+
+
+def test_training_time_validation_score_equals_the_packaged_model_score(trained):
+    # Two paths compute predictions: the Trainer's evaluation loop (window batches, NerMetrics) and
+    # NerTagger (what users run). On the best checkpoint and the validation file they must agree exactly.
+    from akhbar.articles import read_articles
+    from akhbar.report import evaluate_ner
+
+    package = trained / "models" / "ner-sample"
+    best = json.loads((package / "run_config.json").read_text(encoding="utf-8"))["best_validation"]
+    tagger = NerTagger.from_pretrained(package)
+    articles, _ = read_articles(SAMPLE / "validation.jsonl", SCHEMA)
+    assert evaluate_ner(tagger, articles)["strict"]["micro"]["f1"] == pytest.approx(best["metric"], abs=1e-12)

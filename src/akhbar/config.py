@@ -219,6 +219,7 @@ def parse_config(argv: list[str] | None = None):
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path}: config file not found (configs/ holds the shipped ones)")
     parser = HfArgumentParser(CONFIG_CLASSES)
+    parser.allow_abbrev = False  # a misspelt --learning_rat must not silently mean --learning_rate
     words: list[str] = []
     for key, value, line in _yaml_items(config_path):
         words += _to_argv(parser, key, value, f"{config_path}:{line}")
@@ -227,7 +228,12 @@ def parse_config(argv: list[str] | None = None):
     except ConfigError as err:
         raise ConfigError(f"{config_path}: {err}") from None
     if unknown:
-        raise ConfigError(f"unknown command-line argument(s) {unknown}; keys are those of {config_path}")
+        flags = [w for w in unknown if w.startswith("--")]
+        guess = difflib.get_close_matches(flags[0][2:], [a.dest for a in parser._actions], n=1) if flags else []
+        hint = f" (did you mean --{guess[0]}?)" if guess else ""
+        raise ConfigError(
+            f"unknown command-line argument(s) {unknown}{hint}; every config key can be given as --key value"
+        )
     model_args, data_args, prep_args, training_args = parsed
     if model_args.model_name is None:
         model_args.model_name = config_path.stem
