@@ -202,3 +202,28 @@ def test_training_time_validation_score_equals_the_packaged_model_score(trained)
     tagger = NerTagger.from_pretrained(package)
     articles, _ = read_articles(SAMPLE / "validation.jsonl", SCHEMA)
     assert evaluate_ner(tagger, articles)["strict"]["micro"]["f1"] == pytest.approx(best["metric"], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "fault"),
+    [
+        (
+            lambda d: d.joinpath("model.safetensors").write_bytes(d.joinpath("model.safetensors").read_bytes()[:-8]),
+            r"model\.safetensors: sha256 does not match",
+        ),
+        (lambda d: d.joinpath("pytorch_model.bin").write_bytes(b"\x80\x04pickle"), r"contains pickle files"),
+        (lambda d: d.joinpath("notes.txt").write_text("x"), r"files not in manifest\.json: \['notes\.txt'\]"),
+        (lambda d: d.joinpath("tokenizer.json").unlink(), r"tokenizer\.json: listed in manifest\.json but missing"),
+        (lambda d: d.joinpath("manifest.json").unlink(), r"no manifest\.json"),
+    ],
+    ids=["truncated-weights", "pickle", "extra-file", "missing-file", "no-manifest"],
+)
+def test_corrupted_packages_are_refused(trained, tmp_path, tamper, fault):
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(trained / "models" / "ner-sample", copy)
+    NerTagger.from_pretrained(copy)  # intact: loads
+    tamper(copy)
+    with pytest.raises(ValueError, match=fault):
+        NerTagger.from_pretrained(copy)

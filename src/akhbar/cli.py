@@ -42,17 +42,20 @@ def _tiny_model(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from .articles import read_articles
     from .inference import NerTagger, resolve_model_dir
+    from .manifest import verify_manifest
     from .report import evaluate_ner, write_report
     from .settings import PackageSettings
 
     # Validate the data against the model's schema before loading the weights: bad data fails fast.
     directory = resolve_model_dir(args.model)
+    verify_manifest(directory)
     schema = PackageSettings.load(directory).entity_labels
     articles, load = read_articles(args.data, schema, skip_invalid=args.skip_invalid)
     tagger = NerTagger.from_pretrained(directory, batch_size=args.batch_size, device=args.device)
     report = evaluate_ner(tagger, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
-    out = Path(args.output) if args.output else Path(args.model)
+    # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
+    out = Path(args.output) if args.output else Path("eval") / f"{Path(args.model).name}-{Path(args.data).stem}"
     write_report(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
     print(
         f"strict F1 {report['strict']['micro']['f1']:.4f}  lenient F1 {report['lenient']['micro']['f1']:.4f}  "
@@ -113,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a packaged model on an annotated file and write the report")
     p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
     p.add_argument("--data", required=True, help="annotated .jsonl or CoNLL .txt file")
-    p.add_argument("--output", help="report folder (default: the model folder)")
+    p.add_argument("--output", help="report folder (default: eval/<model>-<data file stem>)")
     p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")

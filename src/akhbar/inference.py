@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from .labels import tags_to_spans
+from .manifest import verify_manifest
 from .preprocessing import Words
 from .settings import PackageSettings
 from .windows import EncodedArticle, encode_article, merge_windows
@@ -104,8 +105,13 @@ class NerTagger:
     def from_pretrained(
         cls, name_or_path: str | Path, *, revision: str | None = None, batch_size: int = 32, device: str | None = None
     ) -> NerTagger:
-        """Load a packaged folder (or a hub id of one). Weights load from safetensors only."""
+        """Load a packaged folder (or a hub id of one).
+
+        The folder is checked against its ``manifest.json`` first (sha256 of every file, no pickles, label
+        schema); weights load from safetensors only and no remote code is ever run.
+        """
         directory = resolve_model_dir(name_or_path, revision)
+        verify_manifest(directory)
         settings = PackageSettings.load(directory)
         if settings.task != "ner":
             raise ValueError(f"{directory} holds a {settings.task!r} model, not an NER model")

@@ -19,6 +19,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from .articles import read_articles
 from .inference import NerTagger
+from .manifest import write_manifest
 from .model_card import render_card
 from .report import evaluate_ner, write_report
 from .settings import PackageSettings
@@ -96,6 +97,7 @@ def package_run(
             report["data"]["skipped_records"] = len(load.skipped)
             write_report(report, tmp, title=dest.name)
         (tmp / "README.md").write_text(render_card(dest.name, settings, run, report), encoding="utf-8")
+        write_manifest(tmp, manifest_info(settings, [model.config.id2label[i] for i in range(model.config.num_labels)]))
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
@@ -106,6 +108,31 @@ def package_run(
     if push_to_hub:
         upload(dest, push_to_hub)
     return dest
+
+
+def manifest_info(settings: PackageSettings, labels: list[str]) -> dict:
+    """What the manifest records besides file hashes: versions, label schema, preprocessing."""
+    import safetensors
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "akhbar_version": settings.akhbar_version,
+        "versions": {
+            "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__,
+            "safetensors": safetensors.__version__,
+            "torch": torch.__version__,
+        },
+        "task": settings.task,
+        "labels": labels,
+        "entity_labels": settings.entity_labels,
+        "preprocessing": settings.preprocessing.to_dict(),
+        "max_length": settings.max_length,
+        "stride": settings.stride,
+        "base_model": settings.base_model,
+    }
 
 
 def upload(folder: str | Path, repo_id: str) -> None:
