@@ -27,6 +27,31 @@ from .labels import tags_to_spans
 logger = logging.getLogger(__name__)
 
 _TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
+# Invisible format characters (direction marks, zero-width characters, BOM) that make a token look like
+# another string than it is.
+_INVISIBLE = re.compile("[\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf16_hint(text: str) -> str:
+    """A hint for span errors in texts with characters beyond U+FFFF, where UTF-16 offsets drift."""
+    wide = sum(ord(c) > 0xFFFF for c in text)
+    if not wide:
+        return ""
+    return (
+        f"; the text has {wide} character(s) beyond U+FFFF (emoji …): offsets counted in UTF-16 code units "
+        "(JavaScript) drift by one at each, and akhbar counts characters (code points) as Python does"
+    )
+
+
+def _invisible_fault(token: str, what: str) -> str | None:
+    m = _INVISIBLE.search(token)
+    if m is None:
+        return None
+    return (
+        f"{what} {token!r} contains the invisible character U+{ord(m.group()):04X} at position {m.start()}; "
+        "delete it (the text looks the same without it)"
+    )
 
 
 class AnnotationError(ValueError):
@@ -89,6 +114,12 @@ def validate_article(record: object, path: str | Path, line: int, entity_labels:
     text = record["text"]
     if not text.strip():
         raise fail("empty text")
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise fail(
+            f"text has an unpaired surrogate U+{ord(bad.group()):04X} at index {bad.start()}: a character was split "
+            "in two (UTF-16 offsets or a broken \\u escape)"
+        )
     entities = record.get("entities", [])
     if not isinstance(entities, list):
         raise fail(f"field 'entities' must be a list, found {type(entities).__name__}")
@@ -105,11 +136,21 @@ def validate_article(record: object, path: str | Path, line: int, entity_labels:
         if not 0 <= start < end <= len(text):
             raise fail(
                 f"entities[{i}] span [{start}, {end}) is not a non-empty range inside the text (length {len(text)})"
+                f"{_utf16_hint(text)}"
             )
         if entity_labels is not None and label not in entity_labels:
             raise fail(f"entities[{i}] label {label!r} is not in the schema {list(entity_labels)}")
         if "text" in ent and ent["text"] != text[start:end]:
-            raise fail(f"entities[{i}] says text {ent['text']!r} but [{start}, {end}) is {text[start:end]!r}")
+            raise fail(
+                f"entities[{i}] says text {ent['text']!r} but [{start}, {end}) is {text[start:end]!r}"
+                f"{_utf16_hint(text)}"
+            )
+        edge = _INVISIBLE.match(text[start]) or _INVISIBLE.match(text[end - 1])
+        if edge:
+            raise fail(
+                f"entities[{i}] span [{start}, {end}) starts or ends on the invisible character "
+                f"U+{ord(edge.group()):04X}; move the offset to the visible text"
+            )
         if not text[start:end].strip():
             raise fail(f"entities[{i}] span [{start}, {end}) covers only whitespace")
         clean.append({"start": start, "end": end, "label": label})
@@ -191,6 +232,8 @@ def _iter_conll(
                 f"column(s) in {line!r}"
                 + (" (leading/trailing whitespace: an empty token?)" if line != line.strip() else "")
             )
+        elif _invisible_fault(columns[0], "token"):
+            fault = _invisible_fault(columns[0], "token")
         else:
             tag = columns[1]
             m = _TAG.match(tag)

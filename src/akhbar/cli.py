@@ -1,4 +1,4 @@
-"""The ``akhbar`` command: tiny-model, evaluate, package, predict.
+"""The ``akhbar`` command: tiny-model, validate, evaluate, package, predict.
 
 User errors (bad files, bad records, bad config) print one line on stderr and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -37,6 +37,24 @@ def _tiny_model(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"{f}: no such file")
     out = build_tiny_model(args.output_dir, read_texts(files), source=", ".join(str(f) for f in files))
     print(f"wrote a tiny random BERT to {out} (for offline smoke runs only: useless for quality)")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    from collections import Counter
+
+    from .articles import read_articles
+
+    for path in args.files:
+        articles, report = read_articles(path, args.entity_labels, skip_invalid=args.skip_invalid)
+        entities = Counter(e["label"] for a in articles for e in a["entities"])
+        events = Counter(e for a in articles for e in a["events"])
+        print(
+            f"{report.summary()}; {sum(entities.values())} entities "
+            f"({', '.join(f'{k} {v}' for k, v in entities.most_common()) or 'none'}); "
+            f"events: {', '.join(f'{k} {v}' for k, v in events.most_common()) or 'none'}"
+        )
+        for error in report.skipped:
+            print(f"  skipped: {error}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -112,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--text", nargs="+", help="JSONL files whose 'text' trains the vocabulary (default: data/sample/*.jsonl)"
     )
     p.set_defaults(func=_tiny_model)
+
+    p = sub.add_parser("validate", help="check annotated files (JSONL or CoNLL) and count what they hold")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--entity-labels", nargs="+", help="the schema; default: accept any label")
+    p.add_argument("--skip-invalid", action="store_true", help="report every bad record instead of stopping")
+    p.set_defaults(func=_validate)
 
     p = sub.add_parser("evaluate", help="score a packaged model on an annotated file and write the report")
     p.add_argument("--model", required=True, help="packaged model folder (or hub id)")

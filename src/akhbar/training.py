@@ -297,10 +297,10 @@ def main(argv: list[str] | None = None) -> None:
     if training_args.push_to_hub and not push_repo:
         raise ValueError("push_to_hub needs hub_model_id: the hub repository (user/name) to upload the package to")
     training_args.push_to_hub = False
+    # All data is read and validated before anything on disk changes: a bad record leaves no trace.
+    splits, schema = load_splits(data_args, training_args.seed)
     resume = prepare_output_dir(training_args)
     set_seed(training_args.seed)
-
-    splits, schema = load_splits(data_args, training_args.seed)
     labels = bio_labels(schema)
     label2id = {label: i for i, label in enumerate(labels)}
     tokenizer, model = load_base(model_args, labels)

@@ -1,0 +1,125 @@
+"""Every malformed input in tests/data/bad gets a one-line error naming file, line and fault; exit code 2."""
+
+import re
+
+import pytest
+from conftest import ROOT
+
+from akhbar.cli import main as cli
+from akhbar.cli import run_user_command
+from akhbar.training import main as train
+
+BAD = ROOT / "tests" / "data" / "bad"
+ODD = ROOT / "tests" / "data" / "odd"
+SCHEMA = ["--entity-labels", "PERS", "LOC", "ORG", "MISC"]
+
+# file -> (line, fault)
+DATA_FAULTS = {
+    "invalid_json.jsonl": (2, r"invalid JSON: Expecting value at column 55"),
+    "missing_field.jsonl": (2, r"\(article 'x-2'\): missing field 'text'"),
+    "wrong_type.jsonl": (2, r"field 'entities' must be a list, found str"),
+    "offset_out_of_range.jsonl": (2, r"span \[21, 40\) is not a non-empty range inside the text \(length 25\)"),
+    "offset_reversed.jsonl": (2, r"span \[25, 21\) is not a non-empty range"),
+    "overlapping_spans.jsonl": (2, r"entities overlap: \[6, 17\) ORG and \[12, 25\) LOC"),
+    "surrogate_split.jsonl": (2, r"unpaired surrogate U\+D83D at index 0"),
+    "utf16_offsets.jsonl": (2, r"span \[13, 17\) .* offsets counted in UTF-16 code units"),
+    "span_text_mismatch.jsonl": (2, r"says text 'حلب' but \[21, 25\) is 'دمشق'"),
+    "unknown_label.jsonl": (2, r"label 'CITY' is not in the schema"),
+    "empty_article.jsonl": (2, r"empty text"),
+    "duplicate_id.jsonl": (2, r"duplicate id 'ok-1' \(first on line 1\)"),
+    "bom_mid_file.jsonl": (2, r"invalid JSON: Unexpected UTF-8 BOM"),
+    "invisible_span_edge.jsonl": (2, r"starts or ends on the invisible character U\+200F"),
+    "invalid_utf8.jsonl": (2, r"invalid UTF-8 at byte 26"),
+    "conll_extra_column.txt": (6, r"expected 2 columns .* found 3"),
+    "conll_missing_column.txt": (6, r"found 1 column\(s\) in 'الوفد'"),
+    "conll_empty_token.txt": (6, r"an empty token"),
+    "conll_direction_mark.txt": (6, r"invisible character U\+200F at position 4"),
+    "conll_bad_tag.txt": (6, r"tag 'B_LOC' is not O, B-TYPE or I-TYPE"),
+}
+CONFIG_FAULTS = {
+    "config_unknown_key.yaml": (2, r"unknown key 'max_lenght' \(did you mean 'max_length'\?\)"),
+    "config_wrong_type.yaml": (2, r"num_train_epochs expects a float, found 'three'"),
+}
+
+
+def test_every_bad_file_is_covered():
+    assert {p.name for p in BAD.iterdir() if p.name != "README.md"} == set(DATA_FAULTS) | set(CONFIG_FAULTS)
+
+
+@pytest.mark.parametrize("name", sorted(DATA_FAULTS))
+def test_bad_data_file(name, capsys):
+    line, fault = DATA_FAULTS[name]
+    assert cli(["validate", str(BAD / name), *SCHEMA]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.rstrip("\n")
+    assert "\n" not in err and "Traceback" not in err
+    assert err.startswith(f"error: {BAD / name}:{line}")
+    assert re.search(fault, err), err
+
+
+@pytest.mark.parametrize("name", sorted(CONFIG_FAULTS))
+def test_bad_config_file(name, capsys, tmp_path):
+    line, fault = CONFIG_FAULTS[name]
+    out = tmp_path / "run"
+    assert run_user_command(train, ["--config", str(BAD / name), "--output_dir", str(out)]) == 2
+    err = capsys.readouterr().err.rstrip("\n")
+    assert "\n" not in err and err.startswith(f"error: {BAD / name}:{line}: ")
+    assert re.search(fault, err), err
+    assert not out.exists()
+
+
+def test_bad_training_data_changes_nothing(capsys, tmp_path):
+    # An existing run folder and package must survive a run that stops on bad data.
+    out, packages = tmp_path / "run", tmp_path / "models"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous run")
+    args = [
+        "--config",
+        str(ROOT / "configs" / "ner-sample.yaml"),
+        "--train_file",
+        str(BAD / "overlapping_spans.jsonl"),
+        "--output_dir",
+        str(out),
+        "--package_dir",
+        str(packages),
+        "--overwrite_output_dir",
+        "true",
+    ]
+    assert run_user_command(train, args) == 2
+    assert "overlapping_spans.jsonl:2" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and not packages.exists()
+
+
+def test_skip_invalid_reports_and_counts(tmp_path, capsys):
+    # All bad JSONL lines in one file between good ones: every record is either used or skipped.
+    lines = []
+    for name in sorted(DATA_FAULTS):
+        if name.endswith(".jsonl") and name not in ("invalid_utf8.jsonl", "duplicate_id.jsonl"):
+            lines.append((BAD / name).read_text(encoding="utf-8").splitlines()[1])
+    good = (BAD / "invalid_json.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(
+        "\n".join([good] + [line.replace('"x-2"', f'"x-{i}"') for i, line in enumerate(lines)]) + "\n", encoding="utf-8"
+    )
+    assert cli(["validate", str(mixed), *SCHEMA, "--skip-invalid"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{mixed}: read {len(lines) + 1} records, used 1, skipped {len(lines)}")
+    assert len([line for line in out if line.startswith("  skipped: ")]) == len(lines)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in ODD.iterdir()))
+def test_odd_but_valid_files_are_read(name, capsys):
+    assert cli(["validate", str(ODD / name), *SCHEMA]) == 0
+    assert "skipped 0" in capsys.readouterr().out
+
+
+def test_direction_marks_in_text_do_not_split_words():
+    from akhbar.articles import read_articles
+    from akhbar.preprocessing import PreprocessingConfig, split_words
+    from akhbar.windows import word_tags
+
+    (article,), _ = read_articles(ODD / "direction_marks_in_text.jsonl")
+    words = split_words(article["text"], PreprocessingConfig())
+    assert [words.mapped.text[a:b] for a, b in words.spans] == ["أعلنت", "وزارة", "الصحة", "في", "دمشق"]
+    assert word_tags(words, article["entities"]) == ["O", "B-ORG", "I-ORG", "O", "B-LOC"]
