@@ -73,6 +73,7 @@ def build_tiny_model(
     hidden_size: int = 32,
     layers: int = 2,
     seed: int = 0,
+    dropout: float = 0.1,
 ) -> Path:
     """Write a tiny random BERT encoder and its tokenizer to ``output_dir``; return the folder."""
     import torch
@@ -87,6 +88,8 @@ def build_tiny_model(
         intermediate_size=hidden_size * 2,
         max_position_embeddings=512,
         pad_token_id=tokenizer.pad_token_id,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     torch.manual_seed(seed)
     model = BertModel(config, add_pooling_layer=False)

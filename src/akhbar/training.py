@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import re
 import shutil
 import sys
 import time
@@ -27,7 +28,6 @@ from transformers import (
     Trainer,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from . import __version__
 from .articles import infer_entity_labels, read_articles, to_dataset
@@ -38,7 +38,7 @@ from .model_card import HYPERPARAMETERS
 from .packaging import RUN_CONFIG, check_destination, package_run
 from .preprocessing import PreprocessingConfig
 from .settings import PackageSettings
-from .windows import AlignmentStats, encode_article, merge_windows, missing_words, window_labels, word_tags
+from .windows import IGNORE, AlignmentStats, encode_article, merge_windows, missing_words, window_labels, word_tags
 
 logger = logging.getLogger("akhbar")
 
@@ -233,9 +233,47 @@ class NerMetrics:
         return headline(ner_scores(self.encoded.gold, y_pred))
 
 
+def token_loss(outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Cross-entropy summed over labelled tokens, divided by the labelled tokens of the whole step.
+
+    The Trainer counts ``num_items_in_batch`` over all gradient-accumulation micro-batches and all
+    processes, and multiplies a loss computed this way by the number of processes before DDP averages the
+    gradients. The models' own token-classification loss is a plain per-batch mean that ignores that
+    count, so in transformers 5 an N-process run got N times the gradient (and N times the logged loss)
+    of a one-process run with the same global batch. With this loss both match, and gradient accumulation
+    weighs every token equally. Evaluation passes no count: then it is the batch mean.
+    """
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+    flat = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(),
+        labels.reshape(-1).to(logits.device),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+    if num_items_in_batch is None:
+        return flat / (labels != IGNORE).sum().clamp(min=1)
+    return flat / num_items_in_batch
+
+
 def argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Keep label ids, not logits, between evaluation steps (memory: windows x tokens x labels)."""
     return logits.argmax(dim=-1)
+
+
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest ``checkpoint-N`` whose save finished (the Trainer writes ``trainer_state.json`` last).
+
+    A run killed while saving leaves a partial folder; resuming from it would fail or, worse, load
+    half-written state, so it is skipped with a warning.
+    """
+    if not out.is_dir():
+        return None
+    found = [p for p in out.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    for folder in sorted(found, key=lambda p: -int(p.name.split("-")[1])):
+        if (folder / "trainer_state.json").is_file():
+            return str(folder)
+        logger.warning("%s is incomplete (no trainer_state.json: the run stopped while saving); skipping it", folder)
+    return None
 
 
 def prepare_output_dir(training_args: AkhbarTrainingArguments) -> str | None:
@@ -247,9 +285,9 @@ def prepare_output_dir(training_args: AkhbarTrainingArguments) -> str | None:
     out = Path(training_args.output_dir)
     resume = training_args.resume_from_checkpoint
     if resume in ("last", "true", "True"):
-        resume = get_last_checkpoint(str(out)) if out.is_dir() else None
+        resume = last_complete_checkpoint(out)
         if resume is None:
-            raise FileNotFoundError(f"resume_from_checkpoint=last, but {out} holds no checkpoint-* folder")
+            raise FileNotFoundError(f"resume_from_checkpoint=last, but {out} holds no complete checkpoint-* folder")
     elif resume and not Path(resume).is_dir():
         raise FileNotFoundError(f"resume_from_checkpoint: {resume} is not a checkpoint folder")
     if resume is None and out.is_dir() and any(out.iterdir()):
@@ -329,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         compute_metrics=NerMetrics(encoded["validation"], model.config.id2label) if has_validation else None,
         preprocess_logits_for_metrics=argmax_logits,
+        compute_loss_func=token_loss,
         callbacks=callbacks,
     )
     started = time.perf_counter()
