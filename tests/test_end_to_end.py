@@ -227,3 +227,17 @@ def test_corrupted_packages_are_refused(trained, tmp_path, tamper, fault):
     tamper(copy)
     with pytest.raises(ValueError, match=fault):
         NerTagger.from_pretrained(copy)
+
+
+def test_interrupted_packaging_leaves_no_package(trained, tmp_path, monkeypatch):
+    import akhbar.packaging
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # e.g. Ctrl-C while the card is being written
+
+    stale = tmp_path / ".pkg.partial-1"  # what a SIGKILL-ed packaging leaves behind
+    stale.mkdir()
+    monkeypatch.setattr(akhbar.packaging, "render_card", crash)
+    with pytest.raises(KeyboardInterrupt):
+        akhbar.packaging.package_run(trained / "run", tmp_path / "pkg", show_progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

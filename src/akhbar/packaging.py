@@ -73,10 +73,12 @@ def package_run(
     settings = PackageSettings.load(run_dir)
     run_file = run_dir / RUN_CONFIG
     run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.partial-*"):  # left by a packaging that was killed
+        logger.warning("removing %s, left by an interrupted packaging", stale)
+        shutil.rmtree(stale)
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp.mkdir()
     try:
         model = AutoModelForTokenClassification.from_pretrained(run_dir, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(run_dir)
@@ -98,9 +100,14 @@ def package_run(
             write_report(report, tmp, title=dest.name)
         (tmp / "README.md").write_text(render_card(dest.name, settings, run, report), encoding="utf-8")
         write_manifest(tmp, manifest_info(settings, [model.config.id2label[i] for i in range(model.config.num_labels)]))
+        # The manifest is written last, so a folder killed before this point never loads; the old package
+        # (if replaced) is moved aside, not deleted, until the new one is in place.
+        old = dest.with_name(f".{dest.name}.replaced-{os.getpid()}")
         if dest.exists():
-            shutil.rmtree(dest)
+            os.replace(dest, old)
         os.replace(tmp, dest)
+        if old.exists():
+            shutil.rmtree(old)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
