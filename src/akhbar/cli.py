@@ -21,7 +21,9 @@ def run_user_command(func: Callable, *args) -> int:
     try:
         func(*args)
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        # One line, even for library messages written over several lines.
+        message = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -225,7 +225,7 @@ def parse_config(argv: list[str] | None = None):
         words += _to_argv(parser, key, value, f"{config_path}:{line}")
     try:
         *parsed, unknown = parser.parse_args_into_dataclasses(args=words + rest, return_remaining_strings=True)
-    except ConfigError as err:
+    except ValueError as err:  # ours and TrainingArguments' own checks of value combinations
         raise ConfigError(f"{config_path}: {err}") from None
     if unknown:
         flags = [w for w in unknown if w.startswith("--")]
