@@ -1,4 +1,4 @@
-"""The ``akhbar`` command: tiny-model, validate, evaluate, package, predict.
+"""The ``akhbar`` command: tiny-model, validate, evaluate, package, predict, analyze.
 
 User errors (bad files, bad records, bad config) print one line on stderr and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -60,27 +60,24 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .articles import read_articles
-    from .inference import NerTagger, resolve_model_dir
+    from .evaluation import evaluate, headline, read_for, write
+    from .inference import EventClassifier, NerTagger, resolve_model_dir
     from .manifest import verify_manifest
-    from .report import evaluate_ner, write_report
     from .settings import PackageSettings
 
     # Validate the data against the model's schema before loading the weights: bad data fails fast.
     directory = resolve_model_dir(args.model)
     verify_manifest(directory)
-    schema = PackageSettings.load(directory).entity_labels
-    articles, load = read_articles(args.data, schema, skip_invalid=args.skip_invalid)
-    tagger = NerTagger.from_pretrained(directory, batch_size=args.batch_size, device=args.device)
-    report = evaluate_ner(tagger, articles, data_name=args.data, show_progress=True)
+    settings = PackageSettings.load(directory)
+    articles, load = read_for(settings, args.data, skip_invalid=args.skip_invalid)
+    loader = EventClassifier if settings.task == "events" else NerTagger
+    predictor = loader.from_pretrained(directory, batch_size=args.batch_size, device=args.device)
+    report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
     out = Path(args.output) if args.output else Path("eval") / f"{Path(args.model).name}-{Path(args.data).stem}"
-    write_report(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
-    print(
-        f"strict F1 {report['strict']['micro']['f1']:.4f}  lenient F1 {report['lenient']['micro']['f1']:.4f}  "
-        f"({len(articles)} articles) -> {out / 'eval_report.md'}"
-    )
+    write(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
+    print(f"{headline(report)}  ({len(articles)} articles) -> {out / 'eval_report.md'}")
 
 
 def _package(args: argparse.Namespace) -> None:
@@ -120,6 +117,15 @@ def _predict(args: argparse.Namespace) -> None:
     tagger = NerTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
     for entities in tagger.predict(texts, show_progress=sys.stderr.isatty()):
         print(json.dumps({"entities": entities}, ensure_ascii=False))
+
+
+def _analyze(args: argparse.Namespace) -> None:
+    from .inference import Analyzer
+
+    texts = _read_inputs(args.input)
+    analyzer = Analyzer.from_pretrained(args.ner, args.events, batch_size=args.batch_size, device=args.device)
+    for result in analyzer.predict(texts, show_progress=sys.stderr.isatty()):
+        print(json.dumps(result, ensure_ascii=False))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     p.set_defaults(func=_predict)
+    p = sub.add_parser("analyze", help="entities and events of each article (JSON Lines out)")
+    p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
+    p.add_argument("--events", required=True, help="packaged event model folder (or hub id)")
+    p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
+    p.set_defaults(func=_analyze)
     return parser
 
 

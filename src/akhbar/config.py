@@ -31,6 +31,13 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelArguments:
+    task: str = field(
+        default="ner",
+        metadata={
+            "help": "What to train: 'ner' (entities) or 'events' (article event labels).",
+            "choices": ["ner", "events"],
+        },
+    )
     model_name_or_path: str = field(
         default=DEFAULT_MODEL,
         metadata={"help": "Base encoder: a Hugging Face hub id or a local folder (offline: a local folder)."},
@@ -64,6 +71,25 @@ class DataArguments:
     entity_labels: list[str] | None = field(
         default=None,
         metadata={"help": "Entity schema (e.g. PERS LOC ORG MISC); default: the types found in train_file."},
+    )
+    event_labels: list[str] | None = field(
+        default=None,
+        metadata={"help": "Event schema (task: events); default: the labels found in train_file."},
+    )
+    multi_label: bool = field(
+        default=False,
+        metadata={"help": "task: events: zero or more labels per article (sigmoid, tuned thresholds) instead of one."},
+    )
+    pooling: str = field(
+        default="mean",
+        metadata={
+            "help": "task: events: pool window logits into the article's by 'mean' or 'max'.",
+            "choices": ["mean", "max"],
+        },
+    )
+    class_weights: bool = field(
+        default=True,
+        metadata={"help": "task: events: weigh the loss against class imbalance (inverse label frequency)."},
     )
     max_length: int = field(default=256, metadata={"help": "Tokens per window, special tokens included."})
     stride: int = field(default=64, metadata={"help": "Tokens shared by consecutive windows of a long article."})
@@ -131,7 +157,9 @@ class AkhbarTrainingArguments(TrainingArguments):
     logging_steps: float = field(default=50, metadata={"help": "Log every N steps."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Package the best validation checkpoint."})
-    metric_for_best_model: str | None = field(default="strict_f1", metadata={"help": "Validation metric to select on."})
+    metric_for_best_model: str | None = field(
+        default="auto", metadata={"help": "Validation metric to select on; auto: strict_f1 (ner), macro_f1 (events)."}
+    )
     early_stopping_patience: int | None = field(
         default=3, metadata={"help": "Stop after N evaluations without improvement (null: never)."}
     )
@@ -235,6 +263,8 @@ def parse_config(argv: list[str] | None = None):
             f"unknown command-line argument(s) {unknown}{hint}; every config key can be given as --key value"
         )
     model_args, data_args, prep_args, training_args = parsed
+    if training_args.metric_for_best_model == "auto":
+        training_args.metric_for_best_model = {"ner": "strict_f1", "events": "macro_f1"}[model_args.task]
     if model_args.model_name is None:
         model_args.model_name = config_path.stem
     return model_args, data_args, prep_args, training_args, config_path

@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
+from .events import decide, pool_logits, probabilities
 from .labels import tags_to_spans
 from .manifest import verify_manifest
-from .preprocessing import Words
+from .preprocessing import Words, split_words
 from .settings import PackageSettings
-from .windows import EncodedArticle, encode_article, merge_windows
+from .windows import encode_words, merge_windows
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,31 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
             f"hub ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}). Point at a "
             "local packaged folder instead (e.g. models/<name>)."
         ) from None
+
+
+def run_windows(model, tokenizer, windows: dict, batch_size: int, show_progress: bool, desc: str):
+    """Forward windows ``{key: token ids}`` in batches; yield ``(keys, logits)`` per batch.
+
+    Longest windows first, so padding within a batch is small and a memory error shows up at once.
+    """
+    order = sorted(windows, key=lambda key: -len(windows[key]))
+    device = next(model.parameters()).device
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=not show_progress):
+        keys = order[start : start + batch_size]
+        batch = tokenizer.pad({"input_ids": [windows[k] for k in keys]}, return_tensors="pt")
+        with torch.inference_mode():
+            logits = model(**{name: tensor.to(device) for name, tensor in batch.items()}).logits
+        yield keys, logits
+
+
+def load_package(name_or_path: str | Path, task: str, revision: str | None = None) -> tuple[Path, PackageSettings]:
+    """Resolve, verify (manifest) and read the settings of a packaged model of ``task``."""
+    directory = resolve_model_dir(name_or_path, revision)
+    verify_manifest(directory)
+    settings = PackageSettings.load(directory)
+    if settings.task != task:
+        raise ValueError(f"{directory} holds a {settings.task!r} model, not an {task!r} model")
+    return directory, settings
 
 
 @dataclass
@@ -110,43 +136,32 @@ class NerTagger:
         The folder is checked against its ``manifest.json`` first (sha256 of every file, no pickles, label
         schema); weights load from safetensors only and no remote code is ever run.
         """
-        directory = resolve_model_dir(name_or_path, revision)
-        verify_manifest(directory)
-        settings = PackageSettings.load(directory)
-        if settings.task != "ner":
-            raise ValueError(f"{directory} holds a {settings.task!r} model, not an NER model")
+        directory, settings = load_package(name_or_path, "ner", revision)
         model = AutoModelForTokenClassification.from_pretrained(directory, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(directory)
         return cls(model, tokenizer, settings, batch_size=batch_size, device=device)
 
-    def tag(self, texts: Sequence[str], show_progress: bool = False) -> list[TaggedText]:
-        """Words, tags and tag probabilities for each text (the evaluation's view of predictions)."""
-        encoded: list[tuple[Words, EncodedArticle]] = [
-            encode_article(
-                self.tokenizer, t, self.settings.preprocessing, self.settings.max_length, self.settings.stride
-            )
-            for t in texts
-        ]
-        windows = [(i, k) for i, (_, enc) in enumerate(encoded) for k in range(len(enc.input_ids))]
-        ids_of = {(i, k): encoded[i][1].input_ids[k] for i, k in windows}
-        # Longest first, so padding within a batch is small and a memory error shows up at once.
-        order = sorted(windows, key=lambda w: -len(ids_of[w]))
+    def tag(
+        self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None
+    ) -> list[TaggedText]:
+        """Words, tags and tag probabilities for each text (the evaluation's view of predictions).
+
+        ``words``: the texts already normalized and split with this model's preprocessing (the Analyzer
+        shares them between models).
+        """
+        words = words or [split_words(t, self.settings.preprocessing) for t in texts]
+        encoded = [encode_words(self.tokenizer, w, self.settings.max_length, self.settings.stride) for w in words]
+        windows = {(i, k): ids for i, enc in enumerate(encoded) for k, ids in enumerate(enc.input_ids)}
         label_ids: dict[tuple[int, int], np.ndarray] = {}
         probs: dict[tuple[int, int], np.ndarray] = {}
-        batches = range(0, len(order), self.batch_size)
-        for start in tqdm(batches, desc="tagging", unit="batch", disable=not show_progress):
-            keys = order[start : start + self.batch_size]
-            batch = self.tokenizer.pad({"input_ids": [ids_of[k] for k in keys]}, return_tensors="pt")
-            batch = {name: tensor.to(self.device) for name, tensor in batch.items()}
-            with torch.inference_mode():
-                logits = self.model(**batch).logits  # (batch, tokens, labels)
-            p, y = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+        for keys, logits in run_windows(self.model, self.tokenizer, windows, self.batch_size, show_progress, "tagging"):
+            p, y = torch.softmax(logits.float(), dim=-1).max(dim=-1)  # (batch, tokens)
             for row, key in enumerate(keys):
-                n = len(ids_of[key])
+                n = len(windows[key])
                 label_ids[key] = y[row, :n].cpu().numpy()
                 probs[key] = p[row, :n].cpu().numpy()
         results = []
-        for i, (words, enc) in enumerate(encoded):
+        for i, (w, enc) in enumerate(zip(words, encoded)):
             chosen = merge_windows(enc.word_index, enc.cut_left, enc.cut_right, enc.num_words)
             tags, scores = [], []
             for pick in chosen:
@@ -157,7 +172,7 @@ class NerTagger:
                 k, p = pick
                 tags.append(self.id2label[int(label_ids[(i, k)][p])])
                 scores.append(float(probs[(i, k)][p]))
-            results.append(TaggedText(words, tags, scores, sum(pick is None for pick in chosen)))
+            results.append(TaggedText(w, tags, scores, sum(pick is None for pick in chosen)))
         return results
 
     def predict(self, texts: str | Iterable[str], show_progress: bool = False) -> list[list[dict]]:
@@ -167,3 +182,80 @@ class NerTagger:
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
         return [tagged.entities(text) for tagged, text in zip(self.tag(texts, show_progress), texts)]
+
+
+class EventClassifier:
+    """Article event classifier over a packaged akhbar checkpoint (``task: events``).
+
+    Long articles are read in windows whose logits are pooled as in training (``settings.pooling``).
+    """
+
+    def __init__(self, model, tokenizer, settings: PackageSettings, batch_size: int = 32, device: str | None = None):
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("EventClassifier needs a fast tokenizer; this checkpoint has a slow one")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, *, revision: str | None = None, batch_size: int = 32, device: str | None = None
+    ) -> EventClassifier:
+        """Load a packaged folder (or a hub id of one), verified against its manifest; safetensors only."""
+        directory, settings = load_package(name_or_path, "events", revision)
+        model = AutoModelForSequenceClassification.from_pretrained(directory, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        return cls(model, tokenizer, settings, batch_size=batch_size, device=device)
+
+    def scores(
+        self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None
+    ) -> np.ndarray:
+        """Article probabilities ``(texts, labels)``: softmax (single-label) or sigmoid (multi-label)."""
+        words = words or [split_words(t, self.settings.preprocessing) for t in texts]
+        windows = {}
+        for i, w in enumerate(words):
+            enc = encode_words(self.tokenizer, w, self.settings.max_length, self.settings.stride)
+            windows.update({(i, k): ids for k, ids in enumerate(enc.input_ids)})
+        keys_all, logits_all = [], []
+        for keys, logits in run_windows(
+            self.model, self.tokenizer, windows, self.batch_size, show_progress, "classifying"
+        ):
+            keys_all += keys
+            logits_all.append(logits.float().cpu())
+        if not keys_all:
+            return np.zeros((0, len(self.settings.event_labels)))
+        article = torch.tensor([i for i, _ in keys_all])
+        pooled = pool_logits(torch.cat(logits_all), article, len(words), self.settings.pooling)
+        return probabilities(pooled.numpy(), self.settings.multi_label)
+
+    def predict(self, texts: str | Iterable[str], show_progress: bool = False, words=None) -> list[list[dict]]:
+        """``[{"label", "score"}]`` per text: the top label (single-label), or every label whose probability
+        reaches its tuned threshold (multi-label), highest first."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        probs = self.scores(texts, show_progress, words)
+        return decide(probs, self.settings.event_labels, self.settings.multi_label, self.settings.thresholds)
+
+
+class Analyzer:
+    """Entities and events of each article in one call: ``{"entities": [...], "events": [...]}``.
+
+    When both models were trained with the same preprocessing, each text is normalized once for both.
+    """
+
+    def __init__(self, ner: NerTagger, events: EventClassifier):
+        self.ner = ner
+        self.events = events
+
+    @classmethod
+    def from_pretrained(cls, ner: str | Path, events: str | Path, **kwargs) -> Analyzer:
+        return cls(NerTagger.from_pretrained(ner, **kwargs), EventClassifier.from_pretrained(events, **kwargs))
+
+    def predict(self, texts: str | Iterable[str], show_progress: bool = False) -> list[dict]:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        ner_words = [split_words(t, self.ner.settings.preprocessing) for t in texts]
+        shared = self.ner.settings.preprocessing == self.events.settings.preprocessing
+        entities = [tagged.entities(t) for tagged, t in zip(self.ner.tag(texts, show_progress, ner_words), texts)]
+        events = self.events.predict(texts, show_progress, ner_words if shared else None)
+        return [{"entities": e, "events": v} for e, v in zip(entities, events)]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from .event_report import score_table as event_score_table
 from .report import REPORT_MD, score_table
 from .settings import PackageSettings
 
@@ -26,39 +27,55 @@ HYPERPARAMETERS = (
 )
 
 
+def _metrics(report: dict) -> list[dict]:
+    if report["task"] == "events":
+        return [
+            {"type": "f1", "value": round(report["macro"]["f1"], 4), "name": "macro F1"},
+            {"type": "f1", "value": round(report["micro"]["f1"], 4), "name": "micro F1"},
+            {
+                "type": "accuracy",
+                "value": round(report["accuracy"], 4),
+                "name": "subset accuracy" if "subset_accuracy" in report else "accuracy",
+            },
+        ]
+    strict, lenient = report["strict"]["micro"], report["lenient"]["micro"]
+    return [
+        {"type": "f1", "value": round(strict["f1"], 4), "name": "strict micro F1 (seqeval IOB2)"},
+        {"type": "precision", "value": round(strict["precision"], 4), "name": "strict micro precision"},
+        {"type": "recall", "value": round(strict["recall"], 4), "name": "strict micro recall"},
+        {"type": "f1", "value": round(lenient["f1"], 4), "name": "lenient micro F1 (seqeval default)"},
+    ]
+
+
 def _front_matter(name: str, settings: PackageSettings, report: dict | None) -> str:
+    events = settings.task == "events"
     meta: dict = {
         "language": ["ar"],
         "library_name": "transformers",
-        "pipeline_tag": "token-classification",
-        "tags": ["akhbar", "named-entity-recognition", "arabic", "news"],
+        "pipeline_tag": "text-classification" if events else "token-classification",
+        "tags": ["akhbar", "event-classification" if events else "named-entity-recognition", "arabic", "news"],
     }
     if not Path(settings.base_model).exists() and settings.base_model.count("/") == 1:
         meta["base_model"] = settings.base_model  # a hub id; local paths mean nothing to readers
     if report is not None:
-        strict, lenient = report["strict"]["micro"], report["lenient"]["micro"]
-        meta["metrics"] = ["seqeval"]
+        task = (
+            ("text-classification", "Event classification")
+            if events
+            else ("token-classification", "Named Entity Recognition")
+        )
+        meta["metrics"] = ["f1"] if events else ["seqeval"]
         meta["model-index"] = [
             {
                 "name": name,
                 "results": [
                     {
-                        "task": {"type": "token-classification", "name": "Named Entity Recognition"},
-                        "dataset": {"name": report["data"]["name"], "type": "custom", "split": "test"},
-                        "metrics": [
-                            {"type": "f1", "value": round(strict["f1"], 4), "name": "strict micro F1 (seqeval IOB2)"},
-                            {
-                                "type": "precision",
-                                "value": round(strict["precision"], 4),
-                                "name": "strict micro precision",
-                            },
-                            {"type": "recall", "value": round(strict["recall"], 4), "name": "strict micro recall"},
-                            {
-                                "type": "f1",
-                                "value": round(lenient["f1"], 4),
-                                "name": "lenient micro F1 (seqeval default)",
-                            },
-                        ],
+                        "task": {"type": task[0], "name": task[1]},
+                        "dataset": {
+                            "name": report["data"]["name"],
+                            "type": "custom",
+                            "split": report["data"].get("split", "test"),
+                        },
+                        "metrics": _metrics(report),
                     }
                 ],
             }
@@ -78,10 +95,56 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
     data = run.get("data", {})
     hp = run.get("hyperparameters", {})
     steps = [k for k, v in settings.preprocessing.to_dict().items() if v is True]
-    lines = [
-        _front_matter(name, settings, report),
-        f"# {name}",
+    lines = [_front_matter(name, settings, report), f"# {name}", ""]
+    lines += _event_intro(name, settings, report) if settings.task == "events" else _ner_intro(name, settings, report)
+    lines += ["## Training", "", "| data | file | articles |", "|---|---|---:|"]
+    for split in ("train", "validation", "test"):
+        if split in data:
+            lines.append(f"| {split} | `{data[split]['file']}` | {data[split]['articles']} |")
+    lines += ["", "| hyperparameter | value |", "|---|---|"]
+    lines += [f"| {k} | {hp[k]} |" for k in HYPERPARAMETERS if k in hp]
+    lines += [
+        f"| max_length / stride | {settings.max_length} / {settings.stride} |",
         "",
+    ]
+    if run.get("best_validation"):
+        best = run["best_validation"]
+        metric = best.get("metric_name", "strict_f1").replace("_", " ")
+        lines += [f"Best validation {metric} {100 * best['metric']:.1f} at step {best['step']}.", ""]
+    if run.get("train_runtime_s") is not None:
+        lines += [f"Training took {run['train_runtime_s']:.0f} s ({run.get('device', 'unknown device')}).", ""]
+    lines += [
+        f"Preprocessing (`{settings.preprocessing.preset}`, applied identically at inference): "
+        f"{', '.join(steps) or 'none'}.",
+        "",
+        "## Intended use",
+        "",
+        (
+            "Flagging the events Modern Standard Arabic news articles report, for analysts who review the output."
+            if settings.task == "events"
+            else "Finding people, places, organisations and other named entities in Modern Standard Arabic news "
+            "text, for analysts and NLP pipelines that review the output."
+        ),
+        "",
+        "## Limitations",
+        "",
+        "- Trained on the data above only: expect lower scores on other genres, dialects, social media and on "
+        "entity types the training data rarely shows (see the per-type table).",
+        (
+            "- Articles longer than the window are scored by pooling window logits; an event mentioned once in a "
+            "long article weighs less under mean pooling."
+            if settings.task == "events"
+            else "- Clitics stay attached to their word (ANERcorp convention): `وبيروت` is returned whole as LOC."
+        ),
+        "- Scores are on one test set; they are not a guarantee for your data. Check the error list.",
+        "",
+        f"Made with akhbar {settings.akhbar_version}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _ner_intro(name: str, settings: PackageSettings, report: dict | None) -> list[str]:
+    lines = [
         f"Arabic named-entity recognition ({', '.join(settings.entity_labels)}) fine-tuned with "
         f"akhbar from `{settings.base_model}`.",
         "",
@@ -101,49 +164,51 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
         "",
     ]
     if report is None:
-        lines += ["Not evaluated: the run had no test or validation data.", ""]
-    else:
-        lines += [
-            f"On `{report['data']['name']}` ({report['data']['articles']} articles, {report['data']['gold_entities']} "
-            f"entities): **strict micro F1 {100 * report['strict']['micro']['f1']:.1f}**, lenient "
-            f"{100 * report['lenient']['micro']['f1']:.1f} (seqeval, entity level).",
-            "",
-            score_table(report),
-            "",
-            f"Full report with confusion matrix and errors: [{REPORT_MD}]({REPORT_MD}).",
-            "",
-        ]
-    lines += ["## Training", "", "| data | file | articles |", "|---|---|---:|"]
-    for split in ("train", "validation", "test"):
-        if split in data:
-            lines.append(f"| {split} | `{data[split]['file']}` | {data[split]['articles']} |")
-    lines += ["", "| hyperparameter | value |", "|---|---|"]
-    lines += [f"| {k} | {hp[k]} |" for k in HYPERPARAMETERS if k in hp]
-    lines += [
-        f"| max_length / stride | {settings.max_length} / {settings.stride} |",
+        return lines + ["Not evaluated: the run had no test or validation data.", ""]
+    return lines + [
+        f"On `{report['data']['name']}` ({report['data']['articles']} articles, {report['data']['gold_entities']} "
+        f"entities): **strict micro F1 {100 * report['strict']['micro']['f1']:.1f}**, lenient "
+        f"{100 * report['lenient']['micro']['f1']:.1f} (seqeval, entity level).",
+        "",
+        score_table(report),
+        "",
+        f"Full report with confusion matrix and errors: [{REPORT_MD}]({REPORT_MD}).",
         "",
     ]
-    if run.get("best_validation"):
-        best = run["best_validation"]
-        lines += [f"Best validation strict F1 {100 * best['metric']:.1f} at step {best['step']}.", ""]
-    if run.get("train_runtime_s") is not None:
-        lines += [f"Training took {run['train_runtime_s']:.0f} s ({run.get('device', 'unknown device')}).", ""]
-    lines += [
-        f"Preprocessing (`{settings.preprocessing.preset}`, applied identically at inference): "
-        f"{', '.join(steps) or 'none'}.",
+
+
+def _event_intro(name: str, settings: PackageSettings, report: dict | None) -> list[str]:
+    mode = "multi-label (sigmoid, tuned thresholds)" if settings.multi_label else "single-label (softmax)"
+    lines = [
+        f"Arabic news event classification ({', '.join(settings.event_labels)}; {mode}) fine-tuned with akhbar "
+        f"from `{settings.base_model}`. Long articles are read as overlapping windows whose logits are "
+        f"{settings.pooling}-pooled.",
         "",
-        "## Intended use",
+        "## How to load",
         "",
-        "Finding people, places, organisations and other named entities in Modern Standard Arabic news text, "
-        "for analysts and NLP pipelines that review the output.",
+        "```python",
+        "from akhbar import EventClassifier  # saved preprocessing, windows, pooling and thresholds",
+        f'classifier = EventClassifier.from_pretrained("models/{name}")',
+        'classifier.predict(["تظاهر مئات الطلاب أمام الوزارة."])  # [[{"label", "score"}]]',
         "",
-        "## Limitations",
+        "# plain transformers also works (one window, no pooling, no tuned thresholds):",
+        "from transformers import pipeline",
+        f'clf = pipeline("text-classification", model="models/{name}", top_k=None)',
+        "```",
         "",
-        "- Trained on the data above only: expect lower scores on other genres, dialects, social media and on "
-        "entity types the training data rarely shows (see the per-type table).",
-        "- Clitics stay attached to their word (ANERcorp convention): `وبيروت` is returned whole as LOC.",
-        "- Scores are on one test set; they are not a guarantee for your data. Check the error list.",
+        "## Results",
         "",
-        f"Made with akhbar {settings.akhbar_version}.",
     ]
-    return "\n".join(lines) + "\n"
+    if report is None:
+        return lines + ["Not evaluated: the run had no test or validation data.", ""]
+    if settings.thresholds:
+        lines += ["Thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in settings.thresholds.items()), ""]
+    return lines + [
+        f"On `{report['data']['name']}` ({report['data']['articles']} articles): **macro F1 "
+        f"{100 * report['macro']['f1']:.1f}**, micro F1 {100 * report['micro']['f1']:.1f}.",
+        "",
+        event_score_table(report),
+        "",
+        f"Full report with per-label curves and errors: [{REPORT_MD}]({REPORT_MD}).",
+        "",
+    ]

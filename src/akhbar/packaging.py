@@ -15,13 +15,12 @@ import os
 import shutil
 from pathlib import Path
 
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-from .articles import read_articles
-from .inference import NerTagger
+from .evaluation import evaluate, headline, read_for, write
+from .inference import EventClassifier, NerTagger
 from .manifest import write_manifest
 from .model_card import render_card
-from .report import evaluate_ner, write_report
 from .settings import PackageSettings
 
 logger = logging.getLogger(__name__)
@@ -80,7 +79,10 @@ def package_run(
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     tmp.mkdir()
     try:
-        model = AutoModelForTokenClassification.from_pretrained(run_dir, use_safetensors=True)
+        if settings.task == "events":
+            model = AutoModelForSequenceClassification.from_pretrained(run_dir, use_safetensors=True)
+        else:
+            model = AutoModelForTokenClassification.from_pretrained(run_dir, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(run_dir)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -91,13 +93,13 @@ def package_run(
         report = None
         if target is not None:
             split, path = target
-            skip = bool(run.get("data", {}).get("skip_invalid", False))
-            articles, load = read_articles(path, settings.entity_labels, skip_invalid=skip)
-            tagger = NerTagger(model, tokenizer, settings)
-            report = evaluate_ner(tagger, articles, data_name=path, show_progress=show_progress)
+            articles, load = read_for(settings, path, bool(run.get("data", {}).get("skip_invalid", False)))
+            predictor = (EventClassifier if settings.task == "events" else NerTagger)(model, tokenizer, settings)
+            report = evaluate(predictor, articles, data_name=path, show_progress=show_progress)
             report["data"]["split"] = split
             report["data"]["skipped_records"] = len(load.skipped)
-            write_report(report, tmp, title=dest.name)
+            write(report, tmp, title=dest.name)
+            logger.info("%s on %s: %s", dest.name, path, headline(report))
         (tmp / "README.md").write_text(render_card(dest.name, settings, run, report), encoding="utf-8")
         write_manifest(tmp, manifest_info(settings, [model.config.id2label[i] for i in range(model.config.num_labels)]))
         # The manifest is written last, so a folder killed before this point never loads; the old package
@@ -135,6 +137,10 @@ def manifest_info(settings: PackageSettings, labels: list[str]) -> dict:
         "task": settings.task,
         "labels": labels,
         "entity_labels": settings.entity_labels,
+        "event_labels": settings.event_labels,
+        "multi_label": settings.multi_label,
+        "pooling": settings.pooling,
+        "thresholds": settings.thresholds,
         "preprocessing": settings.preprocessing.to_dict(),
         "max_length": settings.max_length,
         "stride": settings.stride,

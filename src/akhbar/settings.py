@@ -7,7 +7,7 @@ length and stride, the label schema. Training writes it; :mod:`akhbar.inference`
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .preprocessing import PreprocessingConfig
@@ -19,13 +19,17 @@ SETTINGS_FILE = "akhbar.json"
 class PackageSettings:
     """What a checkpoint needs to be used the way it was trained."""
 
-    task: str
-    entity_labels: list[str]
+    task: str  # "ner" or "events"
+    entity_labels: list[str]  # NER: the entity types (id2label is their BIO expansion)
     preprocessing: PreprocessingConfig
     max_length: int
     stride: int
     base_model: str
     akhbar_version: str
+    event_labels: list[str] = field(default_factory=list)  # events: id2label in order
+    multi_label: bool = False  # events: sigmoid and thresholds instead of softmax and argmax
+    pooling: str = "mean"  # events: how window logits become the article's
+    thresholds: dict[str, float] | None = None  # events, multi-label: per-label decision thresholds
 
     def to_dict(self) -> dict:
         data = asdict(self)

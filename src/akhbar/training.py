@@ -21,6 +21,7 @@ import datasets
 import torch
 import transformers
 from transformers import (
+    AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
     DataCollatorForTokenClassification,
@@ -32,6 +33,15 @@ from transformers import (
 from . import __version__
 from .articles import infer_entity_labels, read_articles, to_dataset
 from .config import AkhbarTrainingArguments, DataArguments, ModelArguments, parse_config
+from .event_training import (
+    EventCollator,
+    EventMetrics,
+    EventTrainer,
+    check_event_labels,
+    class_weights,
+    encode_event_split,
+    tuned_thresholds,
+)
 from .labels import bio_labels
 from .metrics import headline, ner_scores
 from .model_card import HYPERPARAMETERS
@@ -63,8 +73,8 @@ def setup_logging(training_args: AkhbarTrainingArguments) -> None:
     transformers.utils.logging.set_verbosity(library_level)
 
 
-def load_base(model_args: ModelArguments, labels: Sequence[str]):
-    """The tokenizer and a token-classification model on top of the base encoder.
+def load_base(model_args: ModelArguments, labels: Sequence[str], model_class=AutoModelForTokenClassification, **config):
+    """The tokenizer and a classification model (``model_class``) with ``labels`` on top of the base encoder.
 
     Raises:
         FileNotFoundError: the model is neither a local folder nor reachable on the hub; says how to fix it.
@@ -73,8 +83,8 @@ def load_base(model_args: ModelArguments, labels: Sequence[str]):
     id2label = dict(enumerate(labels))
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForTokenClassification.from_pretrained(
-            name, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()}
+        model = model_class.from_pretrained(
+            name, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()}, **config
         )
     except OSError as err:
         if Path(name).is_dir():
@@ -102,19 +112,20 @@ class Split:
     skipped: int = 0
 
 
-def load_splits(data_args: DataArguments, seed: int) -> tuple[dict[str, Split], list[str]]:
+def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple[dict[str, Split], list[str]]:
     """Read and validate train/validation/test; hold out validation from train when asked.
 
     Returns:
-        The splits by name and the entity schema.
+        The splits by name and the schema: entity types (``ner``) or event labels (``events``).
     """
     if not data_args.train_file:
         raise ValueError("no train_file: set it in the config or pass --train_file FILE")
     schema = data_args.entity_labels
     train, report = read_articles(data_args.train_file, schema, data_args.skip_invalid)
-    schema = schema or infer_entity_labels(train)
-    if not schema:
-        raise ValueError(f"{data_args.train_file}: no entity in the training data, nothing to learn")
+    if task == "ner":
+        schema = schema or infer_entity_labels(train)
+        if not schema:
+            raise ValueError(f"{data_args.train_file}: no entity in the training data, nothing to learn")
     splits = {"train": Split("train", data_args.train_file, train, len(report.skipped))}
     for name in ("validation", "test"):
         path = getattr(data_args, f"{name}_file")
@@ -133,12 +144,15 @@ def load_splits(data_args: DataArguments, seed: int) -> tuple[dict[str, Split], 
         )
     for split in splits.values():
         logger.info(
-            "%s: %d articles, %d entities (%s)",
+            "%s: %d articles, %d entities, %d event labels (%s)",
             split.name,
             len(split.articles),
             sum(len(a["entities"]) for a in split.articles),
+            sum(len(a["events"]) for a in split.articles),
             split.file,
         )
+    if task == "events":
+        return splits, check_event_labels(splits, data_args.event_labels, data_args.multi_label)
     return splits, list(schema)
 
 
@@ -324,6 +338,66 @@ def run_record(model_args, data_args, training_args, splits: dict[str, Split], c
     }
 
 
+def build_trainer(model_args, data_args, training_args, splits, schema, tokenizer, model, preprocessing, callbacks):
+    """The Trainer for the task, and a function giving the task's extra package settings after training."""
+    pad = 8 if (training_args.fp16 or training_args.bf16) else None
+    has_validation = "validation" in splits
+    if model_args.task == "ner":
+        label2id = {label: i for i, label in enumerate(bio_labels(schema))}
+        encoded = {
+            name: encode_split(split, tokenizer, preprocessing, data_args.max_length, data_args.stride, label2id)
+            for name, split in splits.items()
+        }
+        trainer = Trainer(
+            model=model,
+            args=training_args,
+            train_dataset=encoded["train"].windows,
+            eval_dataset=encoded["validation"].windows if has_validation else None,
+            processing_class=tokenizer,
+            data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad),
+            compute_metrics=NerMetrics(encoded["validation"], model.config.id2label) if has_validation else None,
+            preprocess_logits_for_metrics=argmax_logits,
+            compute_loss_func=token_loss,
+            callbacks=callbacks,
+        )
+        return trainer, lambda: {"entity_labels": schema}
+    multi = data_args.multi_label
+    encoded = {
+        name: encode_event_split(split, tokenizer, preprocessing, data_args.max_length, data_args.stride, schema, multi)
+        for name, split in splits.items()
+    }
+    weights = class_weights(encoded["train"], len(schema), multi) if data_args.class_weights else None
+    if weights is not None:
+        logger.info("class weights: %s", dict(zip(schema, [round(w, 3) for w in weights.tolist()])))
+    trainer = EventTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded.get("validation"),
+        processing_class=tokenizer,
+        data_collator=EventCollator(tokenizer, multi, pad_to_multiple_of=pad),
+        compute_metrics=EventMetrics(schema, multi) if has_validation else None,
+        callbacks=callbacks,
+        pooling=data_args.pooling,
+        multi_label=multi,
+        weights=weights,
+    )
+
+    def extra() -> dict:
+        thresholds = None
+        if multi and has_validation:
+            thresholds = tuned_thresholds(trainer, encoded["validation"], schema)
+        return {
+            "entity_labels": [],
+            "event_labels": schema,
+            "multi_label": multi,
+            "pooling": data_args.pooling,
+            "thresholds": thresholds,
+        }
+
+    return trainer, extra
+
+
 def main(argv: list[str] | None = None) -> None:
     model_args, data_args, prep_args, training_args, config_path = parse_config(argv)
     setup_logging(training_args)
@@ -336,39 +410,26 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError("push_to_hub needs hub_model_id: the hub repository (user/name) to upload the package to")
     training_args.push_to_hub = False
     # All data is read and validated before anything on disk changes: a bad record leaves no trace.
-    splits, schema = load_splits(data_args, training_args.seed)
+    splits, schema = load_splits(data_args, training_args.seed, model_args.task)
     resume = prepare_output_dir(training_args)
     set_seed(training_args.seed)
-    labels = bio_labels(schema)
-    label2id = {label: i for i, label in enumerate(labels)}
-    tokenizer, model = load_base(model_args, labels)
-    encoded = {
-        name: encode_split(split, tokenizer, preprocessing, data_args.max_length, data_args.stride, label2id)
-        for name, split in splits.items()
-    }
-    has_validation = "validation" in encoded
-    if not has_validation:
+    if model_args.task == "ner":
+        tokenizer, model = load_base(model_args, bio_labels(schema))
+    else:
+        problem = "multi_label_classification" if data_args.multi_label else "single_label_classification"
+        tokenizer, model = load_base(model_args, schema, AutoModelForSequenceClassification, problem_type=problem)
+    if "validation" not in splits:
         logger.warning(
-            "no validation data: the last checkpoint is packaged (no best-model selection, no early stopping)"
+            "no validation data: the last checkpoint is packaged (no best-model selection, no early stopping%s)",
+            ", no threshold tuning" if data_args.multi_label and model_args.task == "events" else "",
         )
         training_args.eval_strategy = "no"
         training_args.load_best_model_at_end = False
     callbacks = []
-    if has_validation and training_args.early_stopping_patience:
+    if "validation" in splits and training_args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
-    trainer = Trainer(
-        model=model,
-        args=training_args,
-        train_dataset=encoded["train"].windows,
-        eval_dataset=encoded["validation"].windows if has_validation else None,
-        processing_class=tokenizer,
-        data_collator=DataCollatorForTokenClassification(
-            tokenizer, pad_to_multiple_of=8 if (training_args.fp16 or training_args.bf16) else None
-        ),
-        compute_metrics=NerMetrics(encoded["validation"], model.config.id2label) if has_validation else None,
-        preprocess_logits_for_metrics=argmax_logits,
-        compute_loss_func=token_loss,
-        callbacks=callbacks,
+    trainer, task_settings = build_trainer(
+        model_args, data_args, training_args, splits, schema, tokenizer, model, preprocessing, callbacks
     )
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
@@ -376,16 +437,17 @@ def main(argv: list[str] | None = None) -> None:
     trainer.save_model()  # the best checkpoint when load_best_model_at_end
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
+    extra = task_settings()  # every process: threshold tuning runs a distributed prediction
 
     if trainer.is_world_process_zero():
         settings = PackageSettings(
-            task="ner",
-            entity_labels=schema,
+            task=model_args.task,
             preprocessing=preprocessing,
             max_length=data_args.max_length,
             stride=data_args.stride,
             base_model=model_args.model_name_or_path,
             akhbar_version=__version__,
+            **extra,
         )
         settings.save(training_args.output_dir)
         record = run_record(model_args, data_args, training_args, splits, config_path)
@@ -395,6 +457,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         if trainer.state.best_metric is not None:
             record["best_validation"] = {
+                "metric_name": training_args.metric_for_best_model,
                 "metric": trainer.state.best_metric,
                 "step": trainer.state.best_global_step,
                 "checkpoint": trainer.state.best_model_checkpoint,
@@ -409,16 +472,5 @@ def main(argv: list[str] | None = None) -> None:
             push_to_hub=push_repo,
             show_progress=not training_args.disable_tqdm,
         )
-        report_file = dest / "eval_report.json"
-        if report_file.is_file():
-            report = json.loads(report_file.read_text(encoding="utf-8"))
-            logger.info(
-                "%s on %s: strict F1 %.4f, lenient F1 %.4f (report: %s)",
-                dest,
-                report["data"]["name"],
-                report["strict"]["micro"]["f1"],
-                report["lenient"]["micro"]["f1"],
-                dest / "eval_report.md",
-            )
-        logger.info("packaged model: %s (training %.0f s)", dest, train_runtime)
+        logger.info("packaged model: %s (training %.0f s; report: %s)", dest, train_runtime, dest / "eval_report.md")
     trainer.accelerator.wait_for_everyone()

@@ -1,0 +1,49 @@
+"""One entry point for evaluating a loaded model of either task on an annotated file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .articles import LoadReport, read_articles
+from .event_report import evaluate_events, write_event_report
+from .report import evaluate_ner, write_report
+from .settings import PackageSettings
+
+
+def read_for(settings: PackageSettings, path: str | Path, skip_invalid: bool = False) -> tuple[list[dict], LoadReport]:
+    """Read ``path`` checked against the model's schema (entity types; event labels for event models)."""
+    articles, load = read_articles(path, settings.entity_labels or None, skip_invalid=skip_invalid)
+    if settings.task == "events":
+        for article in articles:
+            unknown = [e for e in article["events"] if e not in settings.event_labels]
+            if unknown or (not settings.multi_label and len(article["events"]) != 1):
+                fault = (
+                    f"event label(s) {unknown} not in the schema {settings.event_labels}"
+                    if unknown
+                    else f"has {len(article['events'])} event labels; this single-label model needs exactly one"
+                )
+                raise ValueError(f"{path} (article {article['id']!r}): {fault}")
+    return articles, load
+
+
+def evaluate(predictor, articles: list[dict], data_name: str, show_progress: bool = False) -> dict:
+    """Score a NerTagger or an EventClassifier on ``articles``."""
+    if predictor.settings.task == "events":
+        return evaluate_events(predictor, articles, data_name=data_name, show_progress=show_progress)
+    return evaluate_ner(predictor, articles, data_name=data_name, show_progress=show_progress)
+
+
+def write(report: dict, directory: str | Path, title: str) -> None:
+    """Write the report files of either task into ``directory``."""
+    if report["task"] == "events":
+        write_event_report(report, directory, title)
+    else:
+        write_report(report, directory, title)
+
+
+def headline(report: dict) -> str:
+    """One line for logs and the CLI."""
+    if report["task"] == "events":
+        macro, micro = report["macro"]["f1"], report["micro"]["f1"]
+        return f"macro F1 {macro:.4f}  micro F1 {micro:.4f}  accuracy {report['accuracy']:.4f}"
+    return f"strict F1 {report['strict']['micro']['f1']:.4f}  lenient F1 {report['lenient']['micro']['f1']:.4f}"
