@@ -1,0 +1,218 @@
+"""Event classification: pooling, thresholds, mode checks, and end to end on the sample (tiny model)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, SAMPLE
+from transformers import AutoModelForSequenceClassification, pipeline
+
+from akhbar.cli import main as cli
+from akhbar.events import decide, pool_logits, tune_thresholds
+from akhbar.inference import Analyzer, EventClassifier
+from akhbar.training import main as train
+
+EVENTS = ["PROTEST", "ASSAULT", "ARREST", "ELECTION", "AIRSTRIKE"]
+
+
+def test_pooling_mean_and_max():
+    logits = torch.tensor([[1.0, 2.0], [3.0, 0.0], [5.0, 5.0]])
+    article = torch.tensor([0, 0, 1])
+    assert pool_logits(logits, article, 2, "mean").tolist() == [[2.0, 1.0], [5.0, 5.0]]
+    assert pool_logits(logits, article, 2, "max").tolist() == [[3.0, 2.0], [5.0, 5.0]]
+    with pytest.raises(ValueError, match="unknown pooling 'sum'"):
+        pool_logits(logits, article, 2, "sum")
+
+
+def test_thresholds_maximize_f1_and_decide_uses_them():
+    probs = np.array([[0.9, 0.1], [0.4, 0.2], [0.6, 0.7], [0.3, 0.65]])
+    gold = np.array([[1, 0], [0, 0], [1, 1], [0, 1]])
+    thresholds = tune_thresholds(probs, gold, ["A", "B"])
+    assert thresholds == {"A": 0.6, "B": 0.65}
+    assert decide(probs, ["A", "B"], True, thresholds) == [
+        [{"label": "A", "score": 0.9}],
+        [],
+        [{"label": "B", "score": 0.7}, {"label": "A", "score": 0.6}],
+        [{"label": "B", "score": 0.65}],
+    ]
+    assert decide(probs, ["A", "B"], False, None)[3] == [{"label": "B", "score": 0.65}]
+
+
+def sample_args(model, folder, extra=()):
+    return [
+        "--config",
+        str(ROOT / "configs" / "events-sample.yaml"),
+        "--model_name_or_path",
+        str(model),
+        "--train_file",
+        str(SAMPLE / "train.jsonl"),
+        "--validation_file",
+        str(SAMPLE / "validation.jsonl"),
+        "--test_file",
+        str(SAMPLE / "test.jsonl"),
+        "--output_dir",
+        str(folder / "run"),
+        "--package_dir",
+        str(folder / "models"),
+        "--max_length",
+        "64",
+        "--stride",
+        "16",
+        "--max_steps",
+        "30",
+        "--learning_rate",
+        "3e-3",
+        "--warmup_steps",
+        "0",
+        "--disable_tqdm",
+        "true",
+        "--early_stopping_patience",
+        "1000",
+        *extra,
+    ]
+
+
+def test_single_label_mode_rejects_articles_with_several_events(tiny_model_dir, tmp_path):
+    with pytest.raises(
+        ValueError,
+        match=r"train\.jsonl \(article 'sample-train-\d+'\): has [02] event labels .* "
+        r"single-label mode needs exactly one; set multi_label: true",
+    ):
+        train(sample_args(tiny_model_dir, tmp_path, ["--multi_label", "false"]))
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_event_label_is_rejected(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"event label\(s\) \['ELECTION'\] not in the schema"):
+        train(sample_args(tiny_model_dir, tmp_path, ["--event_labels", "PROTEST", "ASSAULT", "ARREST", "AIRSTRIKE"]))
+
+
+@pytest.fixture(scope="module")
+def multi(tiny_model_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("events-multi")
+    train(sample_args(tiny_model_dir, folder))
+    return folder / "models" / "events-sample"
+
+
+@pytest.mark.slow
+def test_multi_label_package_saves_and_reloads_thresholds(multi):
+    settings = json.loads((multi / "akhbar.json").read_text(encoding="utf-8"))
+    assert settings["task"] == "events" and settings["multi_label"] and settings["event_labels"] == EVENTS
+    assert set(settings["thresholds"]) == set(EVENTS) and all(0 < t < 1 for t in settings["thresholds"].values())
+    classifier = EventClassifier.from_pretrained(multi)
+    assert classifier.settings.thresholds == settings["thresholds"]
+    model = AutoModelForSequenceClassification.from_pretrained(multi)
+    assert model.config.problem_type == "multi_label_classification"
+    assert [model.config.id2label[i] for i in range(5)] == EVENTS
+    scores = pipeline("text-classification", model=str(multi), top_k=None, device="cpu")("تظاهر الطلاب أمام الوزارة")
+    assert {s["label"] for s in scores[0]} == set(EVENTS)
+    report = json.loads((multi / "eval_report.json").read_text(encoding="utf-8"))
+    assert report["mode"] == "multi-label" and "subset_accuracy" in report and 0 <= report["macro"]["f1"] <= 1
+    assert report["data"]["articles"] == 5
+    assert {p.name for p in multi.glob("pr_curve_*.png")} >= {"pr_curve_PROTEST.png"}
+
+
+@pytest.mark.slow
+def test_long_article_windows_are_pooled(multi):
+    classifier = EventClassifier.from_pretrained(multi)
+    articles = [json.loads(line) for line in (SAMPLE / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    long_text = "\n".join(a["text"] for a in articles[:4])
+    probs = classifier.scores([long_text])
+    # By hand: every window through the model, logits averaged, sigmoid.
+    from akhbar.windows import encode_article
+
+    settings = classifier.settings
+    _, enc = encode_article(
+        classifier.tokenizer, long_text, settings.preprocessing, settings.max_length, settings.stride
+    )
+    assert len(enc.input_ids) > 5
+    with torch.inference_mode():
+        logits = torch.cat([classifier.model(input_ids=torch.tensor([ids])).logits for ids in enc.input_ids])
+    expected = torch.sigmoid(logits.mean(dim=0)).numpy()
+    np.testing.assert_allclose(probs[0], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_single_label_end_to_end(tiny_model_dir, tmp_path):
+    # One label per article: the sample's single-event articles, the others as NONE.
+    for split in ("train", "validation", "test"):
+        rows = [json.loads(line) for line in (SAMPLE / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+        for row in rows:
+            row["events"] = row["events"][:1] or ["NONE"]
+        (tmp_path / f"{split}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8"
+        )
+    args = sample_args(
+        tiny_model_dir, tmp_path, ["--multi_label", "false", "--pooling", "max", "--event_labels", *EVENTS, "NONE"]
+    )
+    args = [a.replace(str(SAMPLE), str(tmp_path)) for a in args]
+    train(args)
+    package = tmp_path / "models" / "events-sample"
+    report = json.loads((package / "eval_report.json").read_text(encoding="utf-8"))
+    assert report["mode"] == "single-label" and report["pooling"] == "max"
+    assert len(report["confusion_matrix"]["matrix"]) == 6 and (package / "confusion_matrix.png").is_file()
+    predictions = EventClassifier.from_pretrained(package).predict(["تظاهر الطلاب", "فاز الفريق"])
+    assert [len(p) for p in predictions] == [1, 1]
+    assert (
+        AutoModelForSequenceClassification.from_pretrained(package).config.problem_type == "single_label_classification"
+    )
+
+
+@pytest.mark.slow
+def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
+    # An NER package from the same tiny encoder, then both models on a long article.
+    train(
+        [
+            "--config",
+            str(ROOT / "configs" / "ner-sample.yaml"),
+            "--model_name_or_path",
+            str(tiny_model_dir),
+            "--train_file",
+            str(SAMPLE / "train.jsonl"),
+            "--validation_file",
+            str(SAMPLE / "validation.jsonl"),
+            "--test_file",
+            str(SAMPLE / "test.jsonl"),
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--package_dir",
+            str(tmp_path / "models"),
+            "--max_steps",
+            "40",
+            "--learning_rate",
+            "3e-3",
+            "--max_length",
+            "64",
+            "--stride",
+            "16",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
+    ner = tmp_path / "models" / "ner-sample"
+    articles = [json.loads(line) for line in (SAMPLE / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    long_text = "\n".join(a["text"] for a in articles)
+    analyzer = Analyzer.from_pretrained(ner=ner, events=multi)
+    (result,) = analyzer.predict([long_text])
+    assert set(result) == {"entities", "events"}
+    assert result["entities"], "the NER model should find entities in its own training text"
+    for e in result["entities"]:
+        assert long_text[e["start"] : e["end"]] == e["text"]
+    assert all(e["label"] in EVENTS for e in result["events"])
+
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        json.dumps({"text": long_text}, ensure_ascii=False) + "\nتظاهر الطلاب في عمّان\n", encoding="utf-8"
+    )
+    capsys.readouterr()  # drop the training logs
+    assert cli(["analyze", "--ner", str(ner), "--events", str(multi), str(inputs)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and lines[0]["entities"] == result["entities"]
+    assert (
+        cli(["evaluate", "--model", str(multi), "--data", str(SAMPLE / "test.jsonl"), "--output", str(tmp_path / "ev")])
+        == 0
+    )
+    again = json.loads((tmp_path / "ev" / "eval_report.json").read_text(encoding="utf-8"))
+    packaged = json.loads((multi / "eval_report.json").read_text(encoding="utf-8"))
+    assert again["macro"] == packaged["macro"] and again["per_label"] == packaged["per_label"]
