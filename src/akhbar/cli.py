@@ -1,4 +1,4 @@
-"""The ``akhbar`` command: tiny-model, validate, evaluate, package, predict, analyze.
+"""The ``akhbar`` command: tiny-model, validate, prepare, evaluate, package, predict, analyze.
 
 User errors (bad files, bad records, bad config) print one line on stderr and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -128,6 +128,19 @@ def _analyze(args: argparse.Namespace) -> None:
         print(json.dumps(result, ensure_ascii=False))
 
 
+def _prepare(args: argparse.Namespace) -> None:
+    from .data import prepare_ant, prepare_gsr
+
+    if args.corpus == "gsr":
+        report = prepare_gsr(args.input, args.output, seed=args.seed, ambiguous=args.ambiguous)
+    else:
+        report = prepare_ant(args.input, args.output, seed=args.seed, skip_invalid=args.skip_invalid)
+        if report["skipped"]:
+            print(f"skipped {len(report['skipped'])} of {report['files']} files (listed in prepare_report.json)")
+    for name, split in report["splits"].items():
+        print(f"{args.output}/{name}.jsonl: {split['articles']} articles, events {split['events']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="akhbar", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     p.set_defaults(func=_predict)
+    p = sub.add_parser("prepare", help="convert a public corpus (gsr, ant) into native JSONL splits")
+    p.add_argument("corpus", choices=["gsr", "ant"], help="gsr: arabic_event_gsr; ant: ANT Corpus v1.1")
+    p.add_argument("--input", required=True, help="the corpus folder")
+    p.add_argument("--output", required=True, help="folder for train/validation/test.jsonl")
+    p.add_argument("--seed", type=int, default=13, help="split seed (default 13)")
+    p.add_argument(
+        "--ambiguous",
+        choices=["exclude", "positive", "negative"],
+        default="exclude",
+        help="gsr: what an 'ambiguous' judgement becomes (default: exclude the sentence)",
+    )
+    p.add_argument("--skip-invalid", action="store_true", help="ant: skip (and list) files with an empty text")
+    p.set_defaults(func=_prepare)
+
     p = sub.add_parser("analyze", help="entities and events of each article (JSON Lines out)")
     p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
     p.add_argument("--events", required=True, help="packaged event model folder (or hub id)")
