@@ -4,12 +4,12 @@ Nothing runs at import; heavy modules load on first use of a public name.
 """
 
 __version__ = "0.1.0"
-__all__ = ["NerTagger", "__version__"]
+__all__ = ["Analyzer", "EventClassifier", "NerTagger", "__version__"]
 
 
 def __getattr__(name: str):
-    if name == "NerTagger":
-        from .inference import NerTagger
+    if name in ("Analyzer", "EventClassifier", "NerTagger"):
+        from . import inference
 
-        return NerTagger
+        return getattr(inference, name)
     raise AttributeError(f"module 'akhbar' has no attribute {name!r}")
