@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, train_args
 from transformers import AutoModelForTokenClassification, pipeline
 
 from akhbar import NerTagger
@@ -21,42 +21,16 @@ SCHEMA = ["PERS", "LOC", "ORG", "MISC"]
 def trained(tiny_model_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     train(
-        [
-            "--config",
-            str(ROOT / "configs" / "ner-sample.yaml"),
-            "--model_name_or_path",
-            str(tiny_model_dir),
-            "--train_file",
-            str(SAMPLE / "train.jsonl"),
-            "--validation_file",
-            str(SAMPLE / "validation.jsonl"),
-            "--test_file",
-            str(SAMPLE / "test.jsonl"),
-            "--output_dir",
-            str(tmp / "run"),
-            "--package_dir",
-            str(tmp / "models"),
-            "--max_length",
-            "64",
-            "--stride",
-            "16",  # sample articles need several windows
-            "--max_steps",
-            "60",
-            "--learning_rate",
-            "3e-3",
-            "--warmup_steps",
-            "0",
-            "--eval_strategy",
-            "steps",
-            "--eval_steps",
-            "20",
-            "--save_strategy",
-            "steps",
-            "--save_steps",
-            "20",
-            "--disable_tqdm",
-            "true",
-        ]
+        train_args(
+            "ner-sample.yaml",
+            tiny_model_dir,
+            tmp,
+            max_steps=60,
+            eval_strategy="steps",
+            eval_steps=20,
+            save_strategy="steps",
+            save_steps=20,
+        )
     )
     return tmp
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, SAMPLE
+from conftest import SAMPLE, train_args
 from transformers import AutoModelForSequenceClassification, pipeline
 
 from akhbar.cli import main as cli
@@ -39,38 +39,8 @@ def test_thresholds_maximize_f1_and_decide_uses_them():
     assert decide(probs, ["A", "B"], False, None)[3] == [{"label": "B", "score": 0.65}]
 
 
-def sample_args(model, folder, extra=()):
-    return [
-        "--config",
-        str(ROOT / "configs" / "events-sample.yaml"),
-        "--model_name_or_path",
-        str(model),
-        "--train_file",
-        str(SAMPLE / "train.jsonl"),
-        "--validation_file",
-        str(SAMPLE / "validation.jsonl"),
-        "--test_file",
-        str(SAMPLE / "test.jsonl"),
-        "--output_dir",
-        str(folder / "run"),
-        "--package_dir",
-        str(folder / "models"),
-        "--max_length",
-        "64",
-        "--stride",
-        "16",
-        "--max_steps",
-        "30",
-        "--learning_rate",
-        "3e-3",
-        "--warmup_steps",
-        "0",
-        "--disable_tqdm",
-        "true",
-        "--early_stopping_patience",
-        "1000",
-        *extra,
-    ]
+def sample_args(model, folder, **overrides):
+    return train_args("events-sample.yaml", model, folder, max_steps=30, early_stopping_patience=1000, **overrides)
 
 
 def test_single_label_mode_rejects_articles_with_several_events(tiny_model_dir, tmp_path):
@@ -79,13 +49,13 @@ def test_single_label_mode_rejects_articles_with_several_events(tiny_model_dir, 
         match=r"train\.jsonl \(article 'sample-train-\d+'\): has [02] event labels .* "
         r"single-label mode needs exactly one; set multi_label: true",
     ):
-        train(sample_args(tiny_model_dir, tmp_path, ["--multi_label", "false"]))
+        train(sample_args(tiny_model_dir, tmp_path, multi_label="false"))
     assert not (tmp_path / "run").exists()
 
 
 def test_unknown_event_label_is_rejected(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match=r"event label\(s\) \['ELECTION'\] not in the schema"):
-        train(sample_args(tiny_model_dir, tmp_path, ["--event_labels", "PROTEST", "ASSAULT", "ARREST", "AIRSTRIKE"]))
+        train(sample_args(tiny_model_dir, tmp_path, event_labels=["PROTEST", "ASSAULT", "ARREST", "AIRSTRIKE"]))
 
 
 @pytest.fixture(scope="module")
@@ -143,11 +113,11 @@ def test_single_label_end_to_end(tiny_model_dir, tmp_path):
         (tmp_path / f"{split}.jsonl").write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8"
         )
-    args = sample_args(
-        tiny_model_dir, tmp_path, ["--multi_label", "false", "--pooling", "max", "--event_labels", *EVENTS, "NONE"]
+    train(
+        sample_args(
+            tiny_model_dir, tmp_path, data=tmp_path, multi_label="false", pooling="max", event_labels=[*EVENTS, "NONE"]
+        )
     )
-    args = [a.replace(str(SAMPLE), str(tmp_path)) for a in args]
-    train(args)
     package = tmp_path / "models" / "events-sample"
     report = json.loads((package / "eval_report.json").read_text(encoding="utf-8"))
     assert report["mode"] == "single-label" and report["pooling"] == "max"
@@ -162,34 +132,7 @@ def test_single_label_end_to_end(tiny_model_dir, tmp_path):
 @pytest.mark.slow
 def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
     # An NER package from the same tiny encoder, then both models on a long article.
-    train(
-        [
-            "--config",
-            str(ROOT / "configs" / "ner-sample.yaml"),
-            "--model_name_or_path",
-            str(tiny_model_dir),
-            "--train_file",
-            str(SAMPLE / "train.jsonl"),
-            "--validation_file",
-            str(SAMPLE / "validation.jsonl"),
-            "--test_file",
-            str(SAMPLE / "test.jsonl"),
-            "--output_dir",
-            str(tmp_path / "run"),
-            "--package_dir",
-            str(tmp_path / "models"),
-            "--max_steps",
-            "40",
-            "--learning_rate",
-            "3e-3",
-            "--max_length",
-            "64",
-            "--stride",
-            "16",
-            "--disable_tqdm",
-            "true",
-        ]
-    )
+    train(train_args("ner-sample.yaml", tiny_model_dir, tmp_path, max_steps=60, early_stopping_patience=1000))
     ner = tmp_path / "models" / "ner-sample"
     articles = [json.loads(line) for line in (SAMPLE / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     long_text = "\n".join(a["text"] for a in articles)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, train_args
 from safetensors.torch import load_file
 
 from akhbar import NerTagger
@@ -26,54 +26,22 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "
 TIMING = ("runtime", "per_second")
 
 
-def run_args(model, folder, steps=40, batch=8, extra=()):
-    return [
-        "--config",
-        str(ROOT / "configs" / "ner-sample.yaml"),
-        "--model_name_or_path",
-        str(model),
-        "--train_file",
-        str(SAMPLE / "train.jsonl"),
-        "--validation_file",
-        str(SAMPLE / "validation.jsonl"),
-        "--test_file",
-        str(SAMPLE / "test.jsonl"),
-        "--output_dir",
-        str(folder / "run"),
-        "--package_dir",
-        str(folder / "models"),
-        "--max_length",
-        "64",
-        "--stride",
-        "16",
-        "--max_steps",
-        str(steps),
-        "--per_device_train_batch_size",
-        str(batch),
-        "--per_device_eval_batch_size",
-        "2",
-        "--learning_rate",
-        "3e-3",
-        "--warmup_steps",
-        "0",
-        "--eval_strategy",
-        "steps",
-        "--eval_steps",
-        "4",
-        "--save_strategy",
-        "steps",
-        "--save_steps",
-        "4",
-        "--save_total_limit",
-        "20",
-        "--early_stopping_patience",
-        "1000",
-        "--disable_tqdm",
-        "true",
-        "--dataloader_pin_memory",
-        "false",
-        *extra,
-    ]
+def run_args(model, folder, steps=40, batch=8):
+    return train_args(
+        "ner-sample.yaml",
+        model,
+        folder,
+        max_steps=steps,
+        per_device_train_batch_size=batch,
+        per_device_eval_batch_size=2,
+        eval_strategy="steps",
+        eval_steps=4,
+        save_strategy="steps",
+        save_steps=4,
+        save_total_limit=20,
+        early_stopping_patience=1000,
+        dataloader_pin_memory="false",
+    )
 
 
 def history(folder):

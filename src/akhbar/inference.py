@@ -106,20 +106,23 @@ class TaggedText:
         return out
 
 
-class NerTagger:
-    """Named-entity tagger over a packaged akhbar checkpoint.
+class _PackagedModel:
+    """What NerTagger and EventClassifier share: a verified package's model, tokenizer and settings.
 
     Args:
-        model: a token-classification model whose ``config.id2label`` is the BIO schema.
-        tokenizer: its fast tokenizer.
+        model: the classification model (``config.id2label`` is its label list).
+        tokenizer: its fast tokenizer (offsets and windows need one).
         settings: the checkpoint's saved preprocessing, window and label settings.
         batch_size: windows per forward pass.
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available.
     """
 
+    task = ""
+    model_class = None
+
     def __init__(self, model, tokenizer, settings: PackageSettings, batch_size: int = 32, device: str | None = None):
         if not getattr(tokenizer, "is_fast", False):
-            raise ValueError("NerTagger needs a fast tokenizer (offset mapping); this checkpoint has a slow one")
+            raise ValueError(f"{type(self).__name__} needs a fast tokenizer (offset mapping); this one is slow")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -130,16 +133,23 @@ class NerTagger:
     @classmethod
     def from_pretrained(
         cls, name_or_path: str | Path, *, revision: str | None = None, batch_size: int = 32, device: str | None = None
-    ) -> NerTagger:
+    ):
         """Load a packaged folder (or a hub id of one).
 
-        The folder is checked against its ``manifest.json`` first (sha256 of every file, no pickles, label
-        schema); weights load from safetensors only and no remote code is ever run.
+        The folder is checked against its ``manifest.json`` first (sha256 of every file, no pickles); weights
+        load from safetensors only and no remote code is ever run.
         """
-        directory, settings = load_package(name_or_path, "ner", revision)
-        model = AutoModelForTokenClassification.from_pretrained(directory, use_safetensors=True)
+        directory, settings = load_package(name_or_path, cls.task, revision)
+        model = cls.model_class.from_pretrained(directory, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(directory)
         return cls(model, tokenizer, settings, batch_size=batch_size, device=device)
+
+
+class NerTagger(_PackagedModel):
+    """Named-entity tagger over a packaged akhbar checkpoint (``task: ner``)."""
+
+    task = "ner"
+    model_class = AutoModelForTokenClassification
 
     def tag(
         self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None
@@ -184,30 +194,14 @@ class NerTagger:
         return [tagged.entities(text) for tagged, text in zip(self.tag(texts, show_progress), texts)]
 
 
-class EventClassifier:
+class EventClassifier(_PackagedModel):
     """Article event classifier over a packaged akhbar checkpoint (``task: events``).
 
     Long articles are read in windows whose logits are pooled as in training (``settings.pooling``).
     """
 
-    def __init__(self, model, tokenizer, settings: PackageSettings, batch_size: int = 32, device: str | None = None):
-        if not getattr(tokenizer, "is_fast", False):
-            raise ValueError("EventClassifier needs a fast tokenizer; this checkpoint has a slow one")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.to(self.device).eval()
-        self.tokenizer = tokenizer
-        self.settings = settings
-        self.batch_size = batch_size
-
-    @classmethod
-    def from_pretrained(
-        cls, name_or_path: str | Path, *, revision: str | None = None, batch_size: int = 32, device: str | None = None
-    ) -> EventClassifier:
-        """Load a packaged folder (or a hub id of one), verified against its manifest; safetensors only."""
-        directory, settings = load_package(name_or_path, "events", revision)
-        model = AutoModelForSequenceClassification.from_pretrained(directory, use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(directory)
-        return cls(model, tokenizer, settings, batch_size=batch_size, device=device)
+    task = "events"
+    model_class = AutoModelForSequenceClassification
 
     def scores(
         self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None
