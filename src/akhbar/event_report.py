@@ -97,7 +97,13 @@ def evaluate_events(
     for j, label in enumerate(labels):
         positives = gold[:, j] if multi else (gold == j).astype(int)
         if positives.any():
-            curves[label] = {"average_precision": float(average_precision_score(positives, probs[:, j]))}
+            precision, recall, _ = precision_recall_curve(positives, probs[:, j])
+            curves[label] = {
+                "average_precision": float(average_precision_score(positives, probs[:, j])),
+                "base_rate": float(positives.mean()),
+                "precision": [round(float(x), 4) for x in precision],
+                "recall": [round(float(x), 4) for x in recall],
+            }
     return {
         "task": "events",
         "mode": "multi-label" if multi else "single-label",
@@ -115,8 +121,6 @@ def evaluate_events(
         "precision_recall": curves,
         "errors_total": len(errors),
         "errors": errors[:max_errors],
-        "_probs": probs.tolist(),
-        "_gold": gold.tolist(),
     }
 
 
@@ -146,7 +150,6 @@ def write_event_report(report: dict, directory: str | Path, title: str) -> None:
     """Write ``eval_report.json``/``.md``, the confusion matrix (single-label) and PR curves."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    probs, gold = np.array(report.pop("_probs")), np.array(report.pop("_gold"))
     (directory / REPORT_JSON).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     lines = [
         f"# Evaluation: {title}",
@@ -184,13 +187,10 @@ def write_event_report(report: dict, directory: str | Path, title: str) -> None:
         lines += ["", f"![confusion matrix]({CONFUSION_PNG})", ""]
         plot_confusion(cm, directory / CONFUSION_PNG, title)
     lines += ["## Precision-recall curves", ""]
-    labels = list(report["per_label"])
-    for j, label in enumerate(labels):
-        positives = gold[:, j] if gold.ndim == 2 else (gold == j).astype(int)
-        if positives.any():
-            name = f"pr_curve_{_file_label(label)}.png"
-            _plot_pr(positives, probs[:, j], directory / name, f"{title}: {label}")
-            lines.append(f"![{label}]({name})")
+    for label, curve in report["precision_recall"].items():
+        name = f"pr_curve_{_file_label(label)}.png"
+        _plot_pr(curve, directory / name, f"{title}: {label}")
+        lines.append(f"![{label}]({name})")
     lines += ["", f"## Errors ({report['errors_total']} articles)", ""]
     for e in report["errors"][:30]:
         predicted = ", ".join(f"{p['label']} {p['score']:.2f}" for p in e["predicted"]) or "none"
@@ -199,21 +199,22 @@ def write_event_report(report: dict, directory: str | Path, title: str) -> None:
     (directory / REPORT_MD).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _plot_pr(positives: np.ndarray, scores: np.ndarray, path: Path, title: str) -> None:
+def _plot_pr(curve: dict, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    precision, recall, _ = precision_recall_curve(positives, scores)
-    ap = average_precision_score(positives, scores)
     fig, ax = plt.subplots(figsize=(4.5, 4), dpi=110)
-    ax.step(recall, precision, where="post")
+    ax.step(curve["recall"], curve["precision"], where="post")
+    ax.axhline(curve["base_rate"], color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"{title}\naverage precision {ap:.3f}, base rate {positives.mean():.3f}", fontsize=9)
+    ax.set_title(
+        f"{title}\naverage precision {curve['average_precision']:.3f}, base rate {curve['base_rate']:.3f}", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
