@@ -178,3 +178,52 @@ def test_two_processes_agree_with_one(no_dropout_model, tmp_path):
     logged1 = [(e["loss"], e["grad_norm"]) for e in history(one) if "loss" in e]
     logged2 = [(e["loss"], e["grad_norm"]) for e in history(two) if "loss" in e]
     assert logged1 and logged1 == [pytest.approx(x, rel=1e-5) for x in logged2]
+
+
+def test_two_process_event_evaluation_sees_every_article_once(no_dropout_model, tmp_path):
+    # Event models: articles (not windows) are the examples; 5 validation articles over 2 processes with
+    # batches of 2 leave a padded last batch. The Trainer's validation macro F1 (threshold 0.5) must equal
+    # one process scoring the packaged weights the same way.
+    from akhbar.event_report import classification_scores, gold_matrix
+    from akhbar.inference import EventClassifier
+
+    args = train_args(
+        "events-sample.yaml",
+        no_dropout_model,
+        tmp_path,
+        max_steps=6,
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=2,
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="steps",
+        save_steps=3,
+        dataloader_pin_memory="false",
+    )
+    command = [
+        "accelerate",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "train.py",
+        *args,
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, env={**ENV, "ACCELERATE_USE_CPU": "1"}, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "run" / "run_config.json").read_text(encoding="utf-8"))
+    classifier = EventClassifier.from_pretrained(tmp_path / "models" / "events-sample")
+    articles, _ = read_articles(SAMPLE / "validation.jsonl")
+    labels = classifier.settings.event_labels
+    probs = classifier.scores([a["text"] for a in articles])
+    scores = classification_scores(probs, gold_matrix(articles, labels, True), labels, True, None)
+    assert record["best_validation"]["metric_name"] == "macro_f1" and record["best_validation"]["metric"] > 0
+    assert scores["macro"]["f1"] == pytest.approx(record["best_validation"]["metric"], abs=1e-12)

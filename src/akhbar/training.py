@@ -1,4 +1,4 @@
-"""Fine-tune an encoder for NER with transformers' Trainer, then evaluate and package the best model.
+"""Fine-tune an encoder (NER or event classification) with transformers' Trainer, evaluate, package.
 
 ``train.py`` calls :func:`main`; every step is a named function here so that tests and other entry points
 can reuse them.
