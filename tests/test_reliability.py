@@ -44,6 +44,29 @@ def run_args(model, folder, steps=40, batch=8):
     )
 
 
+def train_in_two_processes(args):
+    """``accelerate launch`` of train.py in two CPU processes (gloo)."""
+    command = [
+        "accelerate",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "train.py",
+        *args,
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, env={**ENV, "ACCELERATE_USE_CPU": "1"}, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def history(folder):
     """Logged losses and metrics without timings."""
     state = json.loads((folder / "run" / "trainer_state.json").read_text(encoding="utf-8"))
@@ -138,25 +161,7 @@ def no_dropout_model(tmp_path_factory):
 def test_two_processes_agree_with_one(no_dropout_model, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     train(run_args(no_dropout_model, one, steps=12, batch=8))
-    command = [
-        "accelerate",
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "train.py",
-        *run_args(no_dropout_model, two, steps=12, batch=4),
-    ]
-    done = subprocess.run(
-        command, cwd=ROOT, env={**ENV, "ACCELERATE_USE_CPU": "1"}, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    train_in_two_processes(run_args(no_dropout_model, two, steps=12, batch=4))
     record = json.loads((two / "run" / "run_config.json").read_text(encoding="utf-8"))
     assert record["hyperparameters"]["world_size"] == 2
 
@@ -200,25 +205,7 @@ def test_two_process_event_evaluation_sees_every_article_once(no_dropout_model, 
         save_steps=3,
         dataloader_pin_memory="false",
     )
-    command = [
-        "accelerate",
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "train.py",
-        *args,
-    ]
-    done = subprocess.run(
-        command, cwd=ROOT, env={**ENV, "ACCELERATE_USE_CPU": "1"}, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    train_in_two_processes(args)
     record = json.loads((tmp_path / "run" / "run_config.json").read_text(encoding="utf-8"))
     classifier = EventClassifier.from_pretrained(tmp_path / "models" / "events-sample")
     articles, _ = read_articles(SAMPLE / "validation.jsonl")
