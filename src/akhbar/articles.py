@@ -232,8 +232,8 @@ def _iter_conll(
                 f"column(s) in {line!r}"
                 + (" (leading/trailing whitespace: an empty token?)" if line != line.strip() else "")
             )
-        elif _invisible_fault(columns[0], "token"):
-            fault = _invisible_fault(columns[0], "token")
+        elif invisible := _invisible_fault(columns[0], "token"):
+            fault = invisible
         else:
             tag = columns[1]
             m = _TAG.match(tag)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from transformers import Trainer
 
+from .event_report import classification_scores
 from .events import pool_logits, probabilities, tune_thresholds
 from .preprocessing import PreprocessingConfig
 from .windows import encode_article
@@ -166,8 +167,6 @@ class EventMetrics:
         self.multi_label = multi_label
 
     def __call__(self, eval_pred) -> dict[str, float]:
-        from .event_report import classification_scores
-
         probs = probabilities(eval_pred.predictions, self.multi_label)
         scores = classification_scores(probs, np.asarray(eval_pred.label_ids), self.labels, self.multi_label, None)
         return {
