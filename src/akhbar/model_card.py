@@ -178,7 +178,7 @@ def _ner_intro(name: str, settings: PackageSettings, report: dict | None) -> lis
 
 
 def _event_intro(name: str, settings: PackageSettings, report: dict | None) -> list[str]:
-    mode = "multi-label (sigmoid, tuned thresholds)" if settings.multi_label else "single-label (softmax)"
+    mode = "multi-label, sigmoid with tuned thresholds" if settings.multi_label else "single-label, softmax"
     lines = [
         f"Arabic news event classification ({', '.join(settings.event_labels)}; {mode}) fine-tuned with akhbar "
         f"from `{settings.base_model}`. Long articles are read as overlapping windows whose logits are "
