@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .articles import LoadReport, read_articles
 from .event_report import evaluate_events, write_event_report
+from .events import check_events
 from .report import evaluate_ner, write_report
 from .settings import PackageSettings
 
@@ -14,15 +15,7 @@ def read_for(settings: PackageSettings, path: str | Path, skip_invalid: bool = F
     """Read ``path`` checked against the model's schema (entity types; event labels for event models)."""
     articles, load = read_articles(path, settings.entity_labels or None, skip_invalid=skip_invalid)
     if settings.task == "events":
-        for article in articles:
-            unknown = [e for e in article["events"] if e not in settings.event_labels]
-            if unknown or (not settings.multi_label and len(article["events"]) != 1):
-                fault = (
-                    f"event label(s) {unknown} not in the schema {settings.event_labels}"
-                    if unknown
-                    else f"has {len(article['events'])} event labels; this single-label model needs exactly one"
-                )
-                raise ValueError(f"{path} (article {article['id']!r}): {fault}")
+        check_events(articles, str(path), settings.event_labels, settings.multi_label, " (this model is single-label)")
     return articles, load
 
 

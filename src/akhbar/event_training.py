@@ -19,7 +19,7 @@ import torch
 from transformers import Trainer
 
 from .event_report import classification_scores
-from .events import pool_logits, probabilities, tune_thresholds
+from .events import check_events, pool_logits, probabilities, tune_thresholds
 from .preprocessing import PreprocessingConfig
 from .windows import encode_article
 
@@ -43,19 +43,13 @@ def check_event_labels(splits: dict, event_labels: Sequence[str] | None, multi_l
             f"{'one label' if multi_label else 'two labels (add one for articles with no event, e.g. NONE)'}"
         )
     for split in splits.values():
-        for article in split.articles:
-            unknown = [e for e in article["events"] if e not in event_labels]
-            if unknown:
-                raise ValueError(
-                    f"{split.file} (article {article['id']!r}): event label(s) {unknown} not in the schema "
-                    f"{list(event_labels)}"
-                )
-            if not multi_label and len(article["events"]) != 1:
-                raise ValueError(
-                    f"{split.file} (article {article['id']!r}): has {len(article['events'])} event labels "
-                    f"{article['events']}, but single-label mode needs exactly one; set multi_label: true for "
-                    "zero or more labels per article"
-                )
+        check_events(
+            split.articles,
+            split.file,
+            event_labels,
+            multi_label,
+            "; set multi_label: true for zero or more labels per article",
+        )
     return list(event_labels)
 
 

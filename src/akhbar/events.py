@@ -16,6 +16,28 @@ import torch
 POOLING = ("mean", "max")
 
 
+def check_events(
+    articles: Sequence[dict], source: str, labels: Sequence[str], multi_label: bool, hint: str = ""
+) -> None:
+    """Check every article's ``events`` against the label schema and the mode.
+
+    Raises:
+        ValueError: a label outside the schema, or (single-label) not exactly one label; names ``source``
+            and the article, and ends with ``hint`` for the single-label case.
+    """
+    for article in articles:
+        unknown = [e for e in article["events"] if e not in labels]
+        if unknown:
+            raise ValueError(
+                f"{source} (article {article['id']!r}): event label(s) {unknown} not in the schema {list(labels)}"
+            )
+        if not multi_label and len(article["events"]) != 1:
+            raise ValueError(
+                f"{source} (article {article['id']!r}): has {len(article['events'])} event labels "
+                f"{article['events']}, but single-label mode needs exactly one{hint}"
+            )
+
+
 def pool_logits(logits: torch.Tensor, window_article: torch.Tensor, num_articles: int, pooling: str) -> torch.Tensor:
     """Pool window logits ``(windows, labels)`` into article logits ``(articles, labels)``.
 
