@@ -61,17 +61,13 @@ def _validate(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate, headline, read_for, write
-    from .inference import EventClassifier, NerTagger, resolve_model_dir
-    from .manifest import verify_manifest
-    from .settings import PackageSettings
+    from .inference import EventClassifier, NerTagger, load_package
 
-    # Validate the data against the model's schema before loading the weights: bad data fails fast.
-    directory = resolve_model_dir(args.model)
-    verify_manifest(directory)
-    settings = PackageSettings.load(directory)
+    # Verify the package once, then validate the data against its schema before loading the weights.
+    directory, settings = load_package(args.model)
     articles, load = read_for(settings, args.data, skip_invalid=args.skip_invalid)
     loader = EventClassifier if settings.task == "events" else NerTagger
-    predictor = loader.from_pretrained(directory, batch_size=args.batch_size, device=args.device)
+    predictor = loader.from_verified(directory, settings, batch_size=args.batch_size, device=args.device)
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.

@@ -69,12 +69,14 @@ def run_windows(model, tokenizer, windows: dict, batch_size: int, show_progress:
         yield keys, logits
 
 
-def load_package(name_or_path: str | Path, task: str, revision: str | None = None) -> tuple[Path, PackageSettings]:
-    """Resolve, verify (manifest) and read the settings of a packaged model of ``task``."""
+def load_package(
+    name_or_path: str | Path, task: str | None = None, revision: str | None = None
+) -> tuple[Path, PackageSettings]:
+    """Resolve, verify (manifest) and read the settings of a packaged model (of ``task``, if given)."""
     directory = resolve_model_dir(name_or_path, revision)
     verify_manifest(directory)
     settings = PackageSettings.load(directory)
-    if settings.task != task:
+    if task is not None and settings.task != task:
         raise ValueError(f"{directory} holds a {settings.task!r} model, not an {task!r} model")
     return directory, settings
 
@@ -140,6 +142,13 @@ class _PackagedModel:
         load from safetensors only and no remote code is ever run.
         """
         directory, settings = load_package(name_or_path, cls.task, revision)
+        return cls.from_verified(directory, settings, batch_size=batch_size, device=device)
+
+    @classmethod
+    def from_verified(
+        cls, directory: Path, settings: PackageSettings, *, batch_size: int = 32, device: str | None = None
+    ):
+        """Load weights (safetensors only) and tokenizer of a folder :func:`load_package` already checked."""
         model = cls.model_class.from_pretrained(directory, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(directory)
         return cls(model, tokenizer, settings, batch_size=batch_size, device=device)
