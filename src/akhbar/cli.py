@@ -1,4 +1,4 @@
-"""The ``akhbar`` command: tiny-model, validate, prepare, evaluate, package, predict, analyze.
+"""The ``akhbar`` command: tiny-model, validate, prepare, evaluate, package, export-onnx, predict, analyze.
 
 User errors (bad files, bad records, bad config) print one line on stderr and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -67,7 +67,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     directory, settings = load_package(args.model)
     articles, load = read_for(settings, args.data, skip_invalid=args.skip_invalid)
     loader = EventClassifier if settings.task == "events" else NerTagger
-    predictor = loader.from_verified(directory, settings, batch_size=args.batch_size, device=args.device)
+    predictor = loader.from_verified(
+        directory, settings, batch_size=args.batch_size, device=args.device, **_backend(args)
+    )
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
@@ -83,6 +85,45 @@ def _package(args: argparse.Namespace) -> None:
     dest = Path(args.output) if args.output else Path("models") / run_dir.name
     package_run(run_dir, dest, overwrite=args.overwrite, data_file=args.data, push_to_hub=args.push_to_hub)
     print(f"packaged {run_dir} -> {dest}")
+
+
+def _export_onnx(args: argparse.Namespace) -> None:
+    from .onnx_export import export_onnx
+
+    result = export_onnx(args.package, quantize=args.quantize, opset=args.opset, check=not args.no_check)
+    package = Path(result["package"])
+    for name, size in result["files"].items():
+        line = f"wrote {package / name} ({size / 1e6:.1f} MB, opset {result['opset']})"
+        figures = result["parity"].get(name)
+        if figures:
+            line += (
+                f"; vs PyTorch on {result['windows']} windows: max |logit diff| {figures['max_abs_diff']:.2g}, "
+                f"argmax agreement {figures['argmax_agreement']:.2%} of {figures['compared']}"
+            )
+        print(line)
+    if not result["parity"]:
+        print("parity check skipped (--no-check)")
+    int8 = " (or --onnx_file model.int8.onnx)" if any(n.endswith(".int8.onnx") for n in result["files"]) else ""
+    print(f"rewrote {package / 'manifest.json'}; load it with --backend onnx{int8}")
+
+
+def _backend(args: argparse.Namespace) -> dict:
+    return {"backend": args.backend, "onnx_file": args.onnx_file}
+
+
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="onnx: run the package's ONNX export with ONNX Runtime on CPU (see `akhbar export-onnx`)",
+    )
+    p.add_argument(
+        "--onnx_file",
+        "--onnx-file",
+        default="model.onnx",
+        help="with --backend onnx: model.onnx (float32, default) or model.int8.onnx",
+    )
 
 
 def _read_inputs(source: str) -> list[str]:
@@ -110,7 +151,7 @@ def _predict(args: argparse.Namespace) -> None:
     from .inference import NerTagger
 
     texts = _read_inputs(args.input)
-    tagger = NerTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
+    tagger = NerTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, **_backend(args))
     for entities in tagger.predict(texts, show_progress=sys.stderr.isatty()):
         print(json.dumps({"entities": entities}, ensure_ascii=False))
 
@@ -119,7 +160,9 @@ def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
     texts = _read_inputs(args.input)
-    analyzer = Analyzer.from_pretrained(args.ner, args.events, batch_size=args.batch_size, device=args.device)
+    analyzer = Analyzer.from_pretrained(
+        args.ner, args.events, batch_size=args.batch_size, device=args.device, **_backend(args)
+    )
     for result in analyzer.predict(texts, show_progress=sys.stderr.isatty()):
         print(json.dumps(result, ensure_ascii=False))
 
@@ -161,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
+    _add_backend(p)
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("package", help="package a training run folder as models/<name>")
@@ -173,11 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_package)
 
+    p = sub.add_parser("export-onnx", help="export a package's model to ONNX (PACKAGE/onnx/) for faster CPU inference")
+    p.add_argument("package", metavar="PACKAGE", help="a local packaged model folder (its manifest is rewritten)")
+    p.add_argument(
+        "--quantize", choices=["int8"], help="also write onnx/model.int8.onnx (int8 weights: smaller, faster)"
+    )
+    p.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
+    p.add_argument(
+        "--no-check", "--no_check", action="store_true", help="skip the parity check against the PyTorch model"
+    )
+    p.set_defaults(func=_export_onnx)
+
     p = sub.add_parser("predict", help="tag articles, one per line (plain text or JSON with 'text'); JSON Lines out")
     p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
     p.add_argument("input", nargs="?", default="-", help="input file, or - for standard input (default)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
+    _add_backend(p)
     p.set_defaults(func=_predict)
     p = sub.add_parser("prepare", help="convert a public corpus (gsr, ant) into native JSONL splits")
     p.add_argument("corpus", choices=["gsr", "ant"], help="gsr: arabic_event_gsr; ant: ANT Corpus v1.1")
@@ -199,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
+    _add_backend(p)
     p.set_defaults(func=_analyze)
     return parser
 

@@ -8,6 +8,10 @@
 Inference applies the preprocessing saved with the checkpoint, reads long texts as overlapping windows
 and merges them (:mod:`akhbar.windows`), and returns offsets into the original text. This module never
 imports training code.
+
+``backend="onnx"`` runs the package's ONNX export (``akhbar export-onnx PACKAGE`` writes it under
+``onnx/``) with ONNX Runtime on CPU instead of PyTorch; everything else (preprocessing, windows, merging,
+pooling) is the same code. onnxruntime is imported only when that backend is asked for.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from .events import decide, pool_logits, probabilities
 from .labels import tags_to_spans
@@ -30,6 +35,79 @@ from .settings import PackageSettings
 from .windows import encode_words, merge_windows
 
 logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx")
+ONNX_DIR = "onnx"  # inside a package: model.onnx, and model.int8.onnx when exported with --quantize int8
+INSTALL_ONNX = 'pip install "akhbar[onnx]"'
+
+
+class MissingDependency(ImportError, ValueError):
+    """An optional dependency is not installed. Also a ValueError, so the CLI prints it as one line."""
+
+
+def import_onnxruntime():
+    """``onnxruntime``, or a :class:`MissingDependency` that says how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MissingDependency(f"the onnx backend needs onnxruntime, which is not installed: {INSTALL_ONNX}") from None
+    return onnxruntime
+
+
+class OnnxModel:
+    """A package's ONNX export run by ONNX Runtime (CPUExecutionProvider), called like the transformers model
+    it stands in for: ``model(input_ids=..., attention_mask=...).logits`` is a CPU float tensor.
+
+    Inputs the graph has but the caller leaves out get the transformers defaults: ``attention_mask`` all
+    ones, ``token_type_ids`` all zeros. Intra-op threads are ONNX Runtime's default (one per physical core).
+    """
+
+    device = torch.device("cpu")
+
+    def __init__(self, path: str | Path, config):
+        ort = import_onnxruntime()
+        self.path = Path(path)
+        self.config = config
+        self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    @classmethod
+    def from_package(cls, directory: str | Path, onnx_file: str = "model.onnx") -> OnnxModel:
+        """Open ``<directory>/onnx/<onnx_file>`` (a file the package's manifest lists, once verified).
+
+        Raises:
+            ValueError: ``onnx_file`` is a path rather than a file name.
+            FileNotFoundError: the package has no such export; says how to write it.
+        """
+        directory = Path(directory)
+        if not onnx_file or Path(onnx_file).name != onnx_file:
+            raise ValueError(
+                f"onnx_file must be a file name in {directory / ONNX_DIR} (e.g. model.onnx), not {onnx_file!r}"
+            )
+        path = directory / ONNX_DIR / onnx_file
+        if not path.is_file():
+            quantize = " --quantize int8" if ".int8." in onnx_file else ""
+            raise FileNotFoundError(
+                f"{path}: not found; the package has no ONNX export {onnx_file!r} yet: run `akhbar export-onnx "
+                f"{directory}{quantize}` first (or use the torch backend)"
+            )
+        import_onnxruntime()  # the install hint before any transformers work
+        return cls(path, AutoConfig.from_pretrained(directory))
+
+    def __call__(self, **inputs) -> SimpleNamespace:
+        ids = inputs["input_ids"]
+        feed = {}
+        for name in self.input_names:
+            value = inputs.get(name)
+            if value is None and name == "attention_mask":
+                value = torch.ones_like(torch.as_tensor(ids))
+            elif value is None and name == "token_type_ids":
+                value = torch.zeros_like(torch.as_tensor(ids))
+            elif value is None:
+                raise ValueError(f"{self.path}: the graph needs an input {name!r} the caller did not give")
+            feed[name] = torch.as_tensor(value).cpu().numpy().astype(np.int64, copy=False)
+        (logits,) = self.session.run(["logits"], feed)
+        return SimpleNamespace(logits=torch.from_numpy(logits))
 
 
 def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
@@ -60,7 +138,7 @@ def run_windows(model, tokenizer, windows: dict, batch_size: int, show_progress:
     Longest windows first, so padding within a batch is small and a memory error shows up at once.
     """
     order = sorted(windows, key=lambda key: -len(windows[key]))
-    device = next(model.parameters()).device
+    device = model.device if isinstance(model, OnnxModel) else next(model.parameters()).device
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=not show_progress):
         keys = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [windows[k] for k in keys]}, return_tensors="pt")
@@ -79,6 +157,12 @@ def load_package(
     if task is not None and settings.task != task:
         raise ValueError(f"{directory} holds a {settings.task!r} model, not an {task!r} model")
     return directory, settings
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return backend
 
 
 @dataclass
@@ -112,11 +196,11 @@ class _PackagedModel:
     """What NerTagger and EventClassifier share: a verified package's model, tokenizer and settings.
 
     Args:
-        model: the classification model (``config.id2label`` is its label list).
+        model: the classification model (``config.id2label`` is its label list), or an :class:`OnnxModel`.
         tokenizer: its fast tokenizer (offsets and windows need one).
         settings: the checkpoint's saved preprocessing, window and label settings.
         batch_size: windows per forward pass.
-        device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available.
+        device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available (an OnnxModel runs on CPU only).
     """
 
     task = ""
@@ -125,8 +209,16 @@ class _PackagedModel:
     def __init__(self, model, tokenizer, settings: PackageSettings, batch_size: int = 32, device: str | None = None):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(f"{type(self).__name__} needs a fast tokenizer (offset mapping); this one is slow")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.to(self.device).eval()
+        if isinstance(model, OnnxModel):
+            if device is not None and torch.device(device).type != "cpu":
+                raise ValueError(f"the onnx backend runs on CPU only, not on {device!r}; use backend='torch' for it")
+            self.backend = "onnx"
+            self.device = model.device
+            self.model = model
+        else:
+            self.backend = "torch"
+            self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.settings = settings
         self.batch_size = batch_size
@@ -134,22 +226,48 @@ class _PackagedModel:
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path, *, revision: str | None = None, batch_size: int = 32, device: str | None = None
+        cls,
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        batch_size: int = 32,
+        device: str | None = None,
+        backend: str = "torch",
+        onnx_file: str = "model.onnx",
     ):
         """Load a packaged folder (or a hub id of one).
 
         The folder is checked against its ``manifest.json`` first (sha256 of every file, no pickles); weights
         load from safetensors only and no remote code is ever run.
+
+        Args:
+            backend: ``"torch"`` (default), or ``"onnx"``: run ``onnx/<onnx_file>`` with ONNX Runtime on CPU
+                (written by ``akhbar export-onnx``; needs ``pip install "akhbar[onnx]"``).
+            onnx_file: ``"model.onnx"`` (float32) or ``"model.int8.onnx"`` (``--quantize int8``).
         """
+        check_backend(backend)
         directory, settings = load_package(name_or_path, cls.task, revision)
-        return cls.from_verified(directory, settings, batch_size=batch_size, device=device)
+        return cls.from_verified(
+            directory, settings, batch_size=batch_size, device=device, backend=backend, onnx_file=onnx_file
+        )
 
     @classmethod
     def from_verified(
-        cls, directory: Path, settings: PackageSettings, *, batch_size: int = 32, device: str | None = None
+        cls,
+        directory: Path,
+        settings: PackageSettings,
+        *,
+        batch_size: int = 32,
+        device: str | None = None,
+        backend: str = "torch",
+        onnx_file: str = "model.onnx",
     ):
-        """Load weights (safetensors only) and tokenizer of a folder :func:`load_package` already checked."""
-        model = cls.model_class.from_pretrained(directory, use_safetensors=True)
+        """Load weights (safetensors only, or the ONNX export) and tokenizer of a folder :func:`load_package`
+        already checked."""
+        if check_backend(backend) == "onnx":
+            model = OnnxModel.from_package(directory, onnx_file)
+        else:
+            model = cls.model_class.from_pretrained(directory, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(directory)
         return cls(model, tokenizer, settings, batch_size=batch_size, device=device)
 
