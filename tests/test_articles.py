@@ -131,3 +131,29 @@ def test_anercorp_conll_to_article_to_bio_round_trip():
         for a, b, kind in tags_to_spans(word_tags(normalized, article["entities"])):
             recovered.append({"start": spans[a][0], "end": spans[b - 1][1], "label": kind})
         assert recovered == article["entities"], article["id"]
+
+
+def test_join_sentences_keeps_spans_documents_and_counts(tmp_path):
+    # Two documents; sentences joined (one per line) up to 5 words, never across -DOCSTART-.
+    text = (
+        "-DOCSTART- O\n\nزار O\nمحمد B-PERS\nبيروت B-LOC\n\nثم O\nعاد O\n\nإلى O\nعمان B-LOC\n\n"
+        "-DOCSTART- O\n\nقال O\nعلي B-PERS\n"
+    )
+    path = tmp_path / "doc.txt"
+    path.write_text(text, encoding="utf-8")
+    single, _ = read_articles(path, SCHEMA)
+    joined, report = read_articles(path, SCHEMA, join_sentences=5)
+    assert [a["text"] for a in joined] == ["زار محمد بيروت\nثم عاد", "إلى عمان", "قال علي"]
+    assert [a["id"] for a in joined] == ["doc:3-7", "doc:10", "doc:15"]
+    # Every gold span still covers the same words, shifted into the joined text.
+    assert (
+        [a["text"][e["start"] : e["end"]] for a in joined for e in a["entities"]]
+        == [a["text"][e["start"] : e["end"]] for a in single for e in a["entities"]]
+        == ["محمد", "بيروت", "عمان", "علي"]
+    )
+    # The report counts sentences, not joined articles.
+    assert report.read == report.used == 4 and not report.skipped
+    # A sentence longer than the limit stays whole; 0 turns joining off; a negative limit is an error.
+    assert len(read_articles(path, SCHEMA, join_sentences=1)[0]) == 4
+    with pytest.raises(ValueError, match="join_sentences"):
+        read_articles(path, SCHEMA, join_sentences=-1)

@@ -3,7 +3,9 @@
 An article is ``{"id": str, "text": str, "entities": [{"start", "end", "label"}], "events": [str]}``
 with character offsets into ``text`` (end exclusive). CoNLL files (``token tag`` per line, blank line
 between sentences, ``-DOCSTART-`` allowed) become one article per sentence: tokens joined by single spaces,
-spans from the IOB1 or IOB2 tags.
+spans from the IOB1 or IOB2 tags. With ``join_sentences=N`` consecutive sentences of one document (the whole
+file when it has no ``-DOCSTART-``) are joined, one per line, into articles of up to N words, so that a
+model reads each sentence with its neighbours as context, as it reads whole articles at inference.
 
 Records are parsed and validated here, line by line, because a useful error must name the file, the line
 and the fault, which a bulk JSON/CSV loader cannot; the valid records then go into a ``datasets.Dataset``
@@ -192,11 +194,13 @@ def _conll_sentence_to_article(tokens: list[str], tags: list[str], sentence_id: 
 
 def _iter_conll(
     path: Path, entity_labels: Sequence[str] | None, skip_invalid: bool, report: LoadReport
-) -> Iterator[tuple[int, dict]]:
-    """One article per sentence. With ``skip_invalid`` a sentence holding a bad line is skipped whole."""
+) -> Iterator[tuple[int, dict, int]]:
+    """``(line, article, document)`` per sentence. With ``skip_invalid`` a sentence holding a bad line is
+    skipped whole. ``document`` counts the ``-DOCSTART-`` lines seen before the sentence."""
     tokens: list[str] = []
     tags: list[str] = []
     first_line = 0
+    document = 0
     error: AnnotationError | None = None
 
     def flush() -> Iterator[tuple[int, dict]]:
@@ -209,7 +213,7 @@ def _iter_conll(
             logger.warning("skipped sentence: %s", error)
             error = None
         else:
-            yield first_line, _conll_sentence_to_article(tokens, tags, f"{path.stem}:{first_line}")
+            yield first_line, _conll_sentence_to_article(tokens, tags, f"{path.stem}:{first_line}"), document
         tokens.clear()
         tags.clear()
 
@@ -219,6 +223,7 @@ def _iter_conll(
             continue
         if line.startswith("-DOCSTART-"):
             yield from flush()
+            document += 1
             continue
         if not tokens and error is None:
             first_line = number
@@ -251,11 +256,47 @@ def _iter_conll(
     yield from flush()
 
 
+def _join_sentences(
+    path: Path, sentences: Iterator[tuple[int, dict, int]], max_words: int
+) -> Iterator[tuple[int, dict]]:
+    """Join consecutive sentences of a document, one per line, into articles of at most ``max_words`` words.
+
+    A sentence longer than ``max_words`` stays an article of its own (it is read in windows like any long
+    article). The joined article's id is ``file:first_line-last_sentence_line``.
+    """
+    group: list[tuple[int, dict]] = []
+    group_doc, words = -1, 0
+
+    def flush() -> Iterator[tuple[int, dict]]:
+        if not group:
+            return
+        first, last = group[0][0], group[-1][0]
+        text, entities = "", []
+        for _, sentence in group:
+            offset = len(text) + 1 if text else 0
+            entities += [{**e, "start": e["start"] + offset, "end": e["end"] + offset} for e in sentence["entities"]]
+            text = f"{text}\n{sentence['text']}" if text else sentence["text"]
+        ident = f"{path.stem}:{first}" if len(group) == 1 else f"{path.stem}:{first}-{last}"
+        yield first, {"id": ident, "text": text, "entities": entities, "events": []}
+        group.clear()
+
+    for number, sentence, document in sentences:
+        n = sentence["text"].count(" ") + 1
+        if group and (document != group_doc or words + n > max_words):
+            yield from flush()
+        if not group:
+            group_doc, words = document, 0
+        group.append((number, sentence))
+        words += n
+    yield from flush()
+
+
 def read_articles(
     path: str | Path,
     entity_labels: Sequence[str] | None = None,
     skip_invalid: bool = False,
     data_format: str | None = None,
+    join_sentences: int = 0,
 ) -> tuple[list[dict], LoadReport]:
     """Read and validate every article of a JSONL or CoNLL file.
 
@@ -265,6 +306,8 @@ def read_articles(
         skip_invalid: skip bad records (a CoNLL sentence with a bad line is skipped whole) and count them
             in the returned report instead of stopping at the first.
         data_format: ``jsonl`` or ``conll``; by default from the extension.
+        join_sentences: CoNLL only: join consecutive sentences of a document into articles of up to this many
+            words (0: one article per sentence). The report still counts sentences.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -276,8 +319,14 @@ def read_articles(
     data_format = data_format or detect_format(path)
     report = LoadReport(str(path))
     articles: list[dict] = []
+    if join_sentences < 0:
+        raise ValueError(f"join_sentences must be 0 (off) or a number of words, found {join_sentences}")
     if data_format == "conll":
-        records = _iter_conll(path, entity_labels, skip_invalid, report)
+        sentences = _iter_conll(path, entity_labels, skip_invalid, report)
+        if join_sentences:
+            records = _join_sentences(path, sentences, join_sentences)
+        else:
+            records = ((number, article) for number, article, _ in sentences)
     elif data_format == "jsonl":
         records = _iter_jsonl_counted(path, entity_labels, skip_invalid, report)
     else:
@@ -294,7 +343,7 @@ def read_articles(
             continue
         seen[article["id"]] = number
         articles.append(article)
-    report.used = len(articles)
+    report.used = report.read - len(report.skipped)
     if not articles:
         raise ValueError(f"{path}: no valid article in the file ({report.summary()})")
     if report.skipped:

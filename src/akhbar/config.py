@@ -91,6 +91,13 @@ class DataArguments:
         default=True,
         metadata={"help": "task: events: weigh the loss against class imbalance (inverse label frequency)."},
     )
+    join_sentences: int = field(
+        default=0,
+        metadata={
+            "help": "CoNLL files: join consecutive sentences of a document into articles of up to N words, so "
+            "each sentence is read with its neighbours as context (0: one article per sentence)."
+        },
+    )
     max_length: int = field(default=256, metadata={"help": "Tokens per window, special tokens included."})
     stride: int = field(default=64, metadata={"help": "Tokens shared by consecutive windows of a long article."})
     skip_invalid: bool = field(
@@ -105,6 +112,8 @@ class DataArguments:
             raise ConfigError(
                 f"stride must be between 0 and max_length/2 (= {self.max_length // 2 - 1}), found {self.stride}"
             )
+        if self.join_sentences < 0:
+            raise ConfigError(f"join_sentences must be 0 (off) or a number of words, found {self.join_sentences}")
         if not 0.0 <= self.validation_split < 1.0 or math.isnan(self.validation_split):
             raise ConfigError(f"validation_split must be in [0, 1), found {self.validation_split}")
         if self.entity_labels is not None:

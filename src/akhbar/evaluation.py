@@ -12,8 +12,13 @@ from .settings import PackageSettings
 
 
 def read_for(settings: PackageSettings, path: str | Path, skip_invalid: bool = False) -> tuple[list[dict], LoadReport]:
-    """Read ``path`` checked against the model's schema (entity types; event labels for event models)."""
-    articles, load = read_articles(path, settings.entity_labels or None, skip_invalid=skip_invalid)
+    """Read ``path`` checked against the model's schema (entity types; event labels for event models).
+
+    CoNLL sentences are joined into articles as they were in training (``settings.join_sentences``).
+    """
+    articles, load = read_articles(
+        path, settings.entity_labels or None, skip_invalid=skip_invalid, join_sentences=settings.join_sentences
+    )
     if settings.task == "events":
         check_events(articles, str(path), settings.event_labels, settings.multi_label, " (this model is single-label)")
     return articles, load

@@ -105,8 +105,18 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
     lines += [f"| {k} | {hp[k]} |" for k in HYPERPARAMETERS if k in hp]
     lines += [
         f"| max_length / stride | {settings.max_length} / {settings.stride} |",
-        "",
     ]
+    if settings.join_sentences:
+        lines.append(
+            f"| join_sentences (CoNLL sentences joined into articles of up to N words) | {settings.join_sentences} |"
+        )
+    lines.append("")
+    if run.get("train_tokens_per_s"):
+        lines += [
+            f"Training read {run['train_tokens_per_s']:.0f} non-padding tokens/s "
+            f"({100 * (run.get('train_padding_share') or 0):.1f}% of batch positions were padding).",
+            "",
+        ]
     if run.get("best_validation"):
         best = run["best_validation"]
         metric = best.get("metric_name", "strict_f1").replace("_", " ")

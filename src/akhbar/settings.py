@@ -30,6 +30,7 @@ class PackageSettings:
     multi_label: bool = False  # events: sigmoid and thresholds instead of softmax and argmax
     pooling: str = "mean"  # events: how window logits become the article's
     thresholds: dict[str, float] | None = None  # events, multi-label: per-label decision thresholds
+    join_sentences: int = 0  # CoNLL evaluation files: sentences joined into articles of up to N words
 
     def to_dict(self) -> dict:
         data = asdict(self)

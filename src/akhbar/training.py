@@ -121,7 +121,8 @@ def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple
     if not data_args.train_file:
         raise ValueError("no train_file: set it in the config or pass --train_file FILE")
     schema = data_args.entity_labels
-    train, report = read_articles(data_args.train_file, schema, data_args.skip_invalid)
+    join = data_args.join_sentences
+    train, report = read_articles(data_args.train_file, schema, data_args.skip_invalid, join_sentences=join)
     if task == "ner":
         schema = schema or infer_entity_labels(train)
         if not schema:
@@ -130,7 +131,7 @@ def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple
     for name in ("validation", "test"):
         path = getattr(data_args, f"{name}_file")
         if path:
-            articles, report = read_articles(path, schema, data_args.skip_invalid)
+            articles, report = read_articles(path, schema, data_args.skip_invalid, join_sentences=join)
             splits[name] = Split(name, path, articles, len(report.skipped))
     if data_args.validation_split and "validation" in splits:
         raise ValueError("set either validation_file or validation_split, not both")
@@ -338,6 +339,39 @@ def run_record(model_args, data_args, training_args, splits: dict[str, Split], c
     }
 
 
+def throughput(trainer: Trainer, train_runtime: float) -> dict:
+    """Training tokens per second and the share of padding in the batches (this process's batches).
+
+    Tokens are the non-padding tokens of the training windows, counted once per epoch trained; the padding
+    share replays one epoch of the training dataloader (same sampler) and compares attention masks with
+    batch shapes. Logged, and recorded in ``run_config.json`` (the benchmark reads it).
+    """
+    dataset = trainer.train_dataset
+    if "length" not in getattr(dataset, "column_names", ()):
+        return {}
+    tokens = int(sum(dataset["length"]))
+    real = padded = 0
+    for batch in trainer.get_train_dataloader():
+        real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
+        padded += int(batch["input_ids"].numel())
+    epochs = trainer.state.epoch or 0.0
+    figures = {
+        "train_windows": len(dataset),
+        "train_tokens_per_epoch": tokens,
+        "train_epochs": round(epochs, 3),
+        "train_tokens_per_s": round(tokens * epochs / train_runtime, 1) if train_runtime > 0 else None,
+        "train_padding_share": round(1 - real / padded, 4) if padded else None,
+    }
+    logger.info(
+        "training: %s non-padding tokens/s over %.2f epochs of %d tokens; padding %.1f%% of batch positions",
+        figures["train_tokens_per_s"],
+        epochs,
+        tokens,
+        100 * (figures["train_padding_share"] or 0),
+    )
+    return figures
+
+
 def build_trainer(model_args, data_args, training_args, splits, schema, tokenizer, model, preprocessing, callbacks):
     """The Trainer for the task, and a function giving the task's extra package settings after training."""
     pad = 8 if (training_args.fp16 or training_args.bf16) else None
@@ -445,6 +479,7 @@ def main(argv: list[str] | None = None) -> None:
             preprocessing=preprocessing,
             max_length=data_args.max_length,
             stride=data_args.stride,
+            join_sentences=data_args.join_sentences,
             base_model=model_args.model_name_or_path,
             akhbar_version=__version__,
             **extra,
@@ -452,6 +487,7 @@ def main(argv: list[str] | None = None) -> None:
         settings.save(training_args.output_dir)
         record = run_record(model_args, data_args, training_args, splits, config_path)
         record["train_runtime_s"] = round(train_runtime, 1)
+        record.update(throughput(trainer, train_runtime))
         record["device"] = str(training_args.device) + (
             f" x{training_args.world_size}" if training_args.world_size > 1 else ""
         )

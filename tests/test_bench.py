@@ -1,0 +1,77 @@
+"""Smoke test of the benchmark script (bench/run.py): a tiny model, a few steps, every part of the run.
+
+The figures of a tiny random model mean nothing; this keeps the script from rotting (arguments, run
+folders, scoring, inference timing, report files).
+"""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SAMPLE
+
+from akhbar.articles import read_articles
+
+
+def write_conll(source, path):
+    """Our sample articles as a CoNLL file: whitespace tokens, IOB2 tags from the gold spans."""
+    lines = []
+    for article in read_articles(source)[0]:
+        tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", article["text"])]
+        tags = ["O"] * len(tokens)
+        for e in article["entities"]:
+            inside = [i for i, (a, b, _) in enumerate(tokens) if a < e["end"] and e["start"] < b]
+            for k, i in enumerate(inside):
+                tags[i] = ("B-" if k == 0 else "I-") + e["label"]
+        lines += [f"{t} {tag}" for (_, _, t), tag in zip(tokens, tags)] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_bench_smoke(tiny_model_dir, tmp_path):
+    write_conll(SAMPLE / "train.jsonl", tmp_path / "train.txt")
+    write_conll(SAMPLE / "test.jsonl", tmp_path / "test.txt")
+    out = tmp_path / "results" / "smoke"
+    command = [
+        sys.executable, str(ROOT / "bench" / "run.py"), "--model", str(tiny_model_dir), "--out", str(out),
+        "--work", str(tmp_path / "work"), "--seeds", "1", "--epochs", "1", "--max_steps", "2",
+        "--train", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"),
+        "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60", "--long_articles", "3",
+        "--akhbar_set", "max_length=64", "stride=16", "join_sentences=40",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in results["runs"]] == ["standard", "akhbar-same-epochs", "akhbar-budget"]
+    sentences = results["test_sentences"]
+    assert sentences == len(read_articles(tmp_path / "test.txt")[0])
+    for row in results["runs"]:
+        q = row["quality"]
+        assert 0.0 <= q["strict_f1"] <= 1.0 and q["entities"] > 0
+        assert row["train_tokens_per_s"] > 0 and 0.0 <= row["padding_share"] < 1.0 and row["peak_rss_mib"] > 0
+    # akhbar read the test sentences joined into articles, as configured, and still scored every sentence.
+    assert results["runs"][1]["overrides"]["join_sentences"] == "40"
+    parts = results["inference"]["parts"]
+    for part in parts.values():
+        assert part["pipeline_batch_1"]["articles_per_s"] > 0
+        for engine in ("akhbar_torch_fp32", "akhbar_torch_bf16", "akhbar_onnx_fp32", "akhbar_onnx_int8"):
+            row = part[engine]
+            assert row["articles_per_s"] > 0 and row["speedup_vs_pipeline_batch_1"] > 0
+            assert 0.0 <= row["agreement_with_pipeline"]["agreement"] <= 1.0
+        # The reference agrees with itself; the float32 ONNX export gives the same entities as PyTorch.
+        assert part["akhbar_torch_fp32"]["agreement_with_reference"]["agreement"] == 1.0
+        assert part["akhbar_onnx_fp32"]["agreement_with_reference"]["agreement"] == 1.0
+    assert results["parity"]["akhbar_onnx_fp32"]["strict_f1_minus_reference"] == 0.0
+    assert parts["long_articles"]["texts"] == 3
+    assert {t["target"].split(" (")[0].split(" >=")[0] for t in results["targets"]} >= {
+        "strict F1",
+        "training tokens/s",
+    }
+    table = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| standard | 1 |" in table and "## Inference speed" in table
+    # A second run reuses the finished run folders instead of training again.
+    again = subprocess.run(command + ["--skip", "inference", "onnx"], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "train.py" not in again.stderr and json.loads(out.with_suffix(".json").read_text())["runs"][0]["seed"] == 1
