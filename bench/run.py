@@ -108,8 +108,10 @@ def measured(command: list[str], folder: Path) -> dict:
 
 def train_standard(args, seed: int, folder: Path) -> dict:
     done = folder / "result.json"
-    if done.is_file() and not args.fresh:
-        return json.loads(done.read_text(encoding="utf-8"))
+    if done.is_file() and (folder / "measure.json").is_file() and not args.fresh:
+        measure = json.loads((folder / "measure.json").read_text(encoding="utf-8"))
+        if measure["exit_code"] == 0:  # trained; the scoring below may not have run yet
+            return standard_result(folder, measure)
     command = [
         sys.executable,
         str(HERE / "standard_recipe.py"),
@@ -132,12 +134,14 @@ def train_standard(args, seed: int, folder: Path) -> dict:
         "--max_steps",
         str(args.max_steps),
     ] + (["--freeze_embeddings"] if args.freeze_embeddings else [])
-    measure = measured(command, folder)
-    result = json.loads(done.read_text(encoding="utf-8"))
+    return standard_result(folder, measured(command, folder))
+
+
+def standard_result(folder: Path, measure: dict) -> dict:
+    result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
     result["peak_rss_mib"] = measure["peak_rss_mib"]
     result["process_wall_s"] = measure["wall_s"]
     result["predictions"] = json.loads((folder / "predictions.json").read_text(encoding="utf-8"))
-    done.write_text(json.dumps(result, ensure_ascii=False) + "\n", encoding="utf-8")
     return result
 
 

@@ -45,6 +45,7 @@ def test_overrides_win_over_the_file(tmp_path):
         ("max_length: [1, 2]\n", r"run\.yaml:1: max_length takes a single value"),
         ("bf16: maybe\n", r"run\.yaml:1: bf16 expects a bool"),
         ("stride: 200\nmax_length: 128\n", r"stride must be between 0 and max_length/2"),
+        ("join_sentences: -5\n", r"join_sentences must be 0 \(off\) or a number of words, found -5"),
         ("- a\n- b\n", r"expected a mapping"),
         ("a: [unclosed\n", r"run\.yaml:\d+: invalid YAML"),
         ("preprocessing: arabertv2\n", None),

@@ -133,6 +133,22 @@ def test_onnx_tagger_matches_torch_on_the_sample_texts(ner_exported):
     assert agreement >= 0.9
 
 
+def test_bfloat16_precision_tags_every_word_and_is_checked(ner_package):
+    # (Here for the package fixture; bfloat16 is the torch backend's.) Same words, valid tags, mostly the
+    # float32 tags: bfloat16 keeps 8 bits of mantissa, so only near-ties may flip.
+    fp32 = NerTagger.from_pretrained(ner_package, device="cpu").tag(TEST_TEXTS)
+    tagger = NerTagger.from_pretrained(ner_package, device="cpu", precision="bfloat16")
+    bf16 = tagger.tag(TEST_TEXTS)
+    assert tagger.precision == "bfloat16"
+    assert [len(t.tags) for t in bf16] == [len(t.tags) for t in fp32]
+    pairs = [(a, b) for t, e in zip(bf16, fp32) for a, b in zip(t.tags, e.tags)]
+    agreement = sum(a == b for a, b in pairs) / len(pairs)
+    print(f"bfloat16 vs float32: {agreement:.2%} of {len(pairs)} word tags agree")
+    assert agreement >= 0.9
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        NerTagger.from_pretrained(ner_package, precision="fp8")
+
+
 def test_long_text_in_many_windows_and_batches(ner_exported):
     package, _ = ner_exported
     from akhbar.windows import encode_words
