@@ -472,6 +472,8 @@ def main(argv: list[str] | None = None) -> None:
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
     extra = task_settings()  # every process: threshold tuning runs a distributed prediction
+    # Every process: replaying the training dataloader may synchronize RNG state across processes.
+    speed = throughput(trainer, train_runtime)
 
     if trainer.is_world_process_zero():
         settings = PackageSettings(
@@ -487,7 +489,7 @@ def main(argv: list[str] | None = None) -> None:
         settings.save(training_args.output_dir)
         record = run_record(model_args, data_args, training_args, splits, config_path)
         record["train_runtime_s"] = round(train_runtime, 1)
-        record.update(throughput(trainer, train_runtime))
+        record.update(speed)
         record["device"] = str(training_args.device) + (
             f" x{training_args.world_size}" if training_args.world_size > 1 else ""
         )
