@@ -349,10 +349,10 @@ def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_bat
     """
     from transformers import AutoTokenizer
 
-    from akhbar.inference import NerTagger
     from akhbar.preprocessing import split_words
+    from akhbar.settings import PackageSettings
 
-    settings = NerTagger.from_pretrained(package).settings
+    settings = PackageSettings.load(package)
     tokenizer = AutoTokenizer.from_pretrained(package)
     words = [split_words(t, settings.preprocessing) for t in texts]
     normalized = [w.mapped.text for w in words]
