@@ -300,7 +300,7 @@ def time_call(fn, repeats: int = 1):
     return out, best
 
 
-def timed(name: str, seconds: float, texts: int, tokens: int) -> dict:
+def timed(seconds: float, texts: int, tokens: int) -> dict:
     return {"seconds": round(seconds, 2), "articles_per_s": texts / seconds, "sub_tokens_per_s": tokens / seconds}
 
 
@@ -365,7 +365,7 @@ def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_bat
         pipe.predict(texts[:2])  # warm-up
         found, seconds = time_call(lambda p=pipe: p.predict(texts))
         pipeline_sets[key] = [word_entities(w, e) for w, e in zip(words, found)]
-        result[key] = timed("pipeline", seconds, len(texts), tokens)
+        result[key] = timed(seconds, len(texts), tokens)
         del pipe
     reference = None
     for name, loader in engines.items():
@@ -374,7 +374,7 @@ def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_bat
         found, seconds = time_call(lambda t=tagger: t.predict(texts))
         sets = [word_entities(w, e) for w, e in zip(words, found)]
         reference = reference or sets
-        row = timed(name, seconds, len(texts), tokens)
+        row = timed(seconds, len(texts), tokens)
         for batch_size in pipeline_batch_sizes:
             row[f"speedup_vs_pipeline_batch_{batch_size}"] = result[f"pipeline_batch_{batch_size}"]["seconds"] / seconds
         row["agreement_with_pipeline"] = agreement(sets, pipeline_sets[f"pipeline_batch_{pipeline_batch_sizes[0]}"])
