@@ -80,6 +80,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--long", default=str(ANT), help="ANT corpus folder, or a JSONL file of long articles")
     p.add_argument("--long_articles", type=int, default=100, help="long articles timed (seeded sample)")
     p.add_argument("--long_min_tokens", type=int, default=512, help="an article is long from this many sub-tokens")
+    p.add_argument(
+        "--long_join",
+        type=int,
+        default=400,
+        help="also score every engine on the test joined into articles of up to this many words (0: don't)",
+    )
     p.add_argument("--max_steps", type=int, default=-1, help="smoke runs: cap training steps on every side")
     p.add_argument("--skip", nargs="*", default=[], choices=["budget", "inference", "onnx"])
     p.add_argument("--fresh", action="store_true", help="retrain even when a finished run folder exists")
@@ -309,7 +315,8 @@ class PipelineTagger:
     the text akhbar's preprocessing produced (the model was trained on it) in windows of the package's length
     and stride, and its character offsets are mapped back to the original text."""
 
-    def __init__(self, package: Path, aggregation: str = "simple", batch_size: int = 1):
+    def __init__(self, package: Path, aggregation: str = "simple", batch_size: int = 1, dtype: str = "float32"):
+        import torch
         from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
         from akhbar.settings import PackageSettings
@@ -317,7 +324,9 @@ class PipelineTagger:
         self.settings = PackageSettings.load(package)
         tokenizer = AutoTokenizer.from_pretrained(package)
         tokenizer.model_max_length = self.settings.max_length
-        model = AutoModelForTokenClassification.from_pretrained(package, use_safetensors=True).eval()
+        model = AutoModelForTokenClassification.from_pretrained(
+            package, use_safetensors=True, dtype=getattr(torch, dtype)
+        ).eval()
         self.pipe = pipeline(
             "token-classification",
             model=model,
@@ -359,14 +368,22 @@ def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_bat
     tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in normalized)
     result: dict = {"texts": len(texts), "sub_tokens": tokens}
     pipeline_sets = {}
-    for aggregation, batch_size in [("simple", b) for b in pipeline_batch_sizes] + [("first", 1)]:
-        key = f"pipeline_batch_{batch_size}" if aggregation == "simple" else "pipeline_first_batch_1"
-        pipe = PipelineTagger(package, aggregation, batch_size)
+    # The pipeline as users call it (float32, batch 1 and 32), with "first" aggregation, and with bfloat16
+    # weights: the last shows how much of akhbar's bfloat16 speed-up precision alone would give the pipeline.
+    pipelines = {f"pipeline_batch_{b}": ("simple", b, "float32") for b in pipeline_batch_sizes}
+    pipelines["pipeline_first_batch_1"] = ("first", 1, "float32")
+    pipelines["pipeline_bf16_batch_1"] = ("simple", 1, "bfloat16")
+    for key, (aggregation, batch_size, dtype) in pipelines.items():
+        pipe = PipelineTagger(package, aggregation, batch_size, dtype)
         pipe.predict(texts[:2])  # warm-up
         found, seconds = time_call(lambda p=pipe: p.predict(texts))
         pipeline_sets[key] = [word_entities(w, e) for w, e in zip(words, found)]
         result[key] = timed(seconds, len(texts), tokens)
         del pipe
+    base = f"pipeline_batch_{pipeline_batch_sizes[0]}"
+    bf16 = result["pipeline_bf16_batch_1"]
+    bf16[f"speedup_vs_{base}"] = result[base]["seconds"] / bf16["seconds"]
+    bf16["agreement_with_pipeline"] = agreement(pipeline_sets["pipeline_bf16_batch_1"], pipeline_sets[base])
     reference = None
     for name, loader in engines.items():
         tagger = loader()
@@ -387,7 +404,7 @@ def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_bat
 
 
 def engines(package: Path, skip_onnx: bool) -> dict:
-    """NerTagger loaders: PyTorch float32 (the reference), PyTorch bfloat16 autocast, and, when onnxruntime is
+    """NerTagger loaders: PyTorch float32 (the reference), PyTorch with bfloat16 weights, and, when onnxruntime is
     installed, the ONNX Runtime export of a copy of the package (float32 and int8)."""
     from akhbar.inference import NerTagger
 
@@ -416,11 +433,13 @@ def engines(package: Path, skip_onnx: bool) -> dict:
     return out
 
 
-def sentence_predictions(tagger, test: str) -> list[list[str]]:
-    """Word tags per test sentence, the test file read as the model was trained (sentences joined)."""
+def sentence_predictions(tagger, test: str, join: int | None = None) -> list[list[str]]:
+    """Word tags per test sentence, the test file read as the model was trained (sentences joined), or with
+    sentences joined into articles of up to ``join`` words."""
     from akhbar.articles import read_articles
 
-    articles, _ = read_articles(test, skip_invalid=True, join_sentences=tagger.settings.join_sentences)
+    join = tagger.settings.join_sentences if join is None else join
+    articles, _ = read_articles(test, skip_invalid=True, join_sentences=join)
     found = tagger.predict([a["text"] for a in articles])
     predictions = []
     for article, ents in zip(articles, found):
@@ -437,13 +456,14 @@ def sentence_predictions(tagger, test: str) -> list[list[str]]:
     return predictions
 
 
-def parity(engines: dict, test: str, gold: list[list[str]], package: Path) -> dict:
+def parity(engines: dict, test: str, gold: list[list[str]], package: Path, join: int | None = None) -> dict:
     """Test scores of every engine and of the pipeline (both aggregations), scored like the training runs, and
-    the difference to the first engine."""
+    the difference to the first engine. ``join``: read the test as articles of up to that many words (long
+    articles, several windows each, with gold labels) instead of as the model was trained."""
     out, first = {}, None
     pipelines = {f"pipeline_{a}": (lambda a=a: PipelineTagger(package, a, batch_size=32)) for a in ("simple", "first")}
     for name, loader in {**engines, **pipelines}.items():
-        q = quality(gold, sentence_predictions(loader(), test))
+        q = quality(gold, sentence_predictions(loader(), test, join))
         first = first or q
         out[name] = {**q, "strict_f1_minus_reference": q["strict_f1"] - first["strict_f1"]}
     return out
@@ -559,6 +579,19 @@ def render(results: dict) -> str:
         ]
         for name, q in parity_rows.items():
             lines.append(f"| {name} | {pct(q['strict_f1'])} | {100 * q['strict_f1_minus_reference']:+.2f} |")
+    long_rows = results.get("parity_long")
+    if long_rows:
+        lines += [
+            "",
+            f"## Engine parity on long articles (the ANERcorp test joined into articles of up to "
+            f"{long_rows['join_sentences']} words, several windows each; strict micro F1 per sentence)",
+            "",
+            "| engine | strict F1 | difference to PyTorch float32 |",
+            "|---|---|---|",
+        ]
+        for name, q in long_rows.items():
+            if isinstance(q, dict):
+                lines.append(f"| {name} | {pct(q['strict_f1'])} | {100 * q['strict_f1_minus_reference']:+.2f} |")
     targets = results.get("targets")
     if targets:
         lines += ["", "## Targets", ""]
@@ -689,6 +722,11 @@ def main(argv=None) -> None:
             },
         }
         results["parity"] = parity(loaders, args.test, gold, package)
+        if args.long_join:
+            results["parity_long"] = {
+                "join_sentences": args.long_join,
+                **parity(loaders, args.test, gold, package, args.long_join),
+            }
     results["targets"] = targets(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

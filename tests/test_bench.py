@@ -39,7 +39,7 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
         "--work", str(tmp_path / "work"), "--seeds", "1", "--epochs", "1", "--max_steps", "2",
         "--train", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"),
         "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60", "--long_articles", "3",
-        "--akhbar_set", "max_length=64", "stride=16", "join_sentences=40",
+        "--akhbar_set", "max_length=64", "stride=16", "join_sentences=40", "--long_join", "120",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -56,6 +56,9 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     parts = results["inference"]["parts"]
     for part in parts.values():
         assert part["pipeline_batch_1"]["articles_per_s"] > 0
+        # The pipeline with bfloat16 weights, timed and compared with the float32 pipeline.
+        assert part["pipeline_bf16_batch_1"]["speedup_vs_pipeline_batch_1"] > 0
+        assert 0.0 <= part["pipeline_bf16_batch_1"]["agreement_with_pipeline"]["agreement"] <= 1.0
         for engine in ("akhbar_torch_fp32", "akhbar_torch_bf16", "akhbar_onnx_fp32", "akhbar_onnx_int8"):
             row = part[engine]
             assert row["articles_per_s"] > 0 and row["speedup_vs_pipeline_batch_1"] > 0
@@ -64,13 +67,17 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
         assert part["akhbar_torch_fp32"]["agreement_with_reference"]["agreement"] == 1.0
         assert part["akhbar_onnx_fp32"]["agreement_with_reference"]["agreement"] == 1.0
     assert results["parity"]["akhbar_onnx_fp32"]["strict_f1_minus_reference"] == 0.0
+    # The same test read as longer articles (several windows each), every engine and pipeline scored.
+    long = results["parity_long"]
+    assert long["join_sentences"] == 120 and long["akhbar_onnx_fp32"]["strict_f1_minus_reference"] == 0.0
+    assert 0.0 <= long["pipeline_first"]["strict_f1"] <= 1.0
     assert parts["long_articles"]["texts"] == 3
     assert {t["target"].split(" (")[0].split(" >=")[0] for t in results["targets"]} >= {
         "strict F1",
         "training tokens/s",
     }
     table = out.with_suffix(".md").read_text(encoding="utf-8")
-    assert "| standard | 1 |" in table and "## Inference speed" in table
+    assert "| standard | 1 |" in table and "## Inference speed" in table and "parity on long articles" in table
     # A second run reuses the finished run folders instead of training again.
     again = subprocess.run(command + ["--skip", "inference", "onnx"], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -128,7 +128,7 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
         "--precision",
         choices=["float32", "bfloat16"],
         default="float32",
-        help="torch backend: bfloat16 autocast (much faster on GPUs and on CPUs with AMX/AVX512-BF16)",
+        help="torch backend: bfloat16 weights (much faster on GPUs and on CPUs with AMX/AVX512-BF16)",
     )
 
 
