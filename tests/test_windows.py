@@ -69,6 +69,30 @@ def test_only_first_subtoken_is_labelled(tiny_tokenizer):
     assert len(tokens) > len(labelled) + 2  # some words really are split into several sub-tokens
 
 
+def test_label_all_tokens_labels_every_subtoken_inside_its_word(tiny_tokenizer):
+    # Two-word entity: its first word's continuation pieces and its second word are all I-ORG; other words'
+    # pieces take the word's tag (O); specials stay ignored. First sub-tokens keep the same labels as without.
+    text = "استقبلت بالقاهرة وفود الاتحاد الأوروبي"
+    words, enc = encode_article(tiny_tokenizer, text, ARABERT, 64, 8)
+    tags = word_tags(words, [{"start": 22, "end": 38, "label": "ORG"}])
+    assert tags == ["O", "O", "O", "B-ORG", "I-ORG"]
+    first = window_labels(enc, tags, LABEL2ID)[0]
+    every = window_labels(enc, tags, LABEL2ID, all_tokens=True)[0]
+    tokens = tiny_tokenizer.convert_ids_to_tokens(enc.input_ids[0])
+    assert every[0] == every[-1] == IGNORE and tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+    assert IGNORE not in every[1:-1]
+    assert [y for y in every if y != IGNORE] != [y for y in first if y != IGNORE]  # more positions trained
+    for position, (f, e) in enumerate(zip(first, every)):
+        owner = enc.token_word[0][position]
+        if f != IGNORE:
+            assert e == f
+        elif owner >= 0:
+            assert LABELS[e] == ("O" if tags[owner] == "O" else "I-ORG")
+    # Some word of the entity really is split, so a continuation piece is trained as I-ORG.
+    pieces = [LABELS[e] for f, e in zip(first, every) if f == IGNORE and e != IGNORE]
+    assert "I-ORG" in pieces
+
+
 def test_spans_leaving_out_a_clitic_label_the_whole_word():
     text = "وصل الوفد وبيروت"
     stats = AlignmentStats()

@@ -98,6 +98,14 @@ class DataArguments:
             "each sentence is read with its neighbours as context (0: one article per sentence)."
         },
     )
+    label_all_tokens: bool = field(
+        default=False,
+        metadata={
+            "help": "task: ner: train every sub-token of a word on its tag (B- becomes I- after the first), not "
+            "only the first; inference still reads first sub-tokens, but plain pipelines with "
+            "aggregation_strategy='simple' then read trained positions."
+        },
+    )
     max_length: int = field(default=256, metadata={"help": "Tokens per window, special tokens included."})
     stride: int = field(default=64, metadata={"help": "Tokens shared by consecutive windows of a long article."})
     skip_invalid: bool = field(

@@ -168,9 +168,15 @@ class Encoded:
 
 
 def encode_split(
-    split: Split, tokenizer, preprocessing: PreprocessingConfig, max_length: int, stride: int, label2id: dict
+    split: Split,
+    tokenizer,
+    preprocessing: PreprocessingConfig,
+    max_length: int,
+    stride: int,
+    label2id: dict,
+    label_all_tokens: bool = False,
 ) -> Encoded:
-    """Normalize, window and label every article of a split."""
+    """Normalize, window and label every article of a split (see :func:`akhbar.windows.window_labels`)."""
     columns: dict[str, list] = {
         k: [] for k in ("input_ids", "labels", "word_index", "cut_left", "cut_right", "num_words", "length")
     }
@@ -179,7 +185,7 @@ def encode_split(
         words, enc = encode_article(tokenizer, article["text"], preprocessing, max_length, stride)
         tags = word_tags(words, article["entities"], stats)
         stats.words_without_token += len(missing_words(enc))
-        labels = window_labels(enc, tags, label2id)
+        labels = window_labels(enc, tags, label2id, label_all_tokens)
         start = len(columns["input_ids"])
         for k, ids in enumerate(enc.input_ids):
             columns["input_ids"].append(ids)
@@ -379,7 +385,15 @@ def build_trainer(model_args, data_args, training_args, splits, schema, tokenize
     if model_args.task == "ner":
         label2id = {label: i for i, label in enumerate(bio_labels(schema))}
         encoded = {
-            name: encode_split(split, tokenizer, preprocessing, data_args.max_length, data_args.stride, label2id)
+            name: encode_split(
+                split,
+                tokenizer,
+                preprocessing,
+                data_args.max_length,
+                data_args.stride,
+                label2id,
+                data_args.label_all_tokens,
+            )
             for name, split in splits.items()
         }
         trainer = Trainer(

@@ -4,7 +4,8 @@ An article is normalized and cut into whitespace words (:mod:`akhbar.preprocessi
 reads the normalized text with ``return_overflowing_tokens`` and ``stride``, so an article of any length
 becomes overlapping windows of at most ``max_length`` tokens and nothing is truncated away. Each
 token's offsets say which word it belongs to; the first sub-token of a word carries the word's label,
-other sub-tokens carry ``-100`` (ignored by the loss and by the metrics).
+other sub-tokens carry ``-100`` (ignored by the loss), or with ``label_all_tokens`` the word's label with
+``B-`` turned into ``I-``. Metrics and inference read each word's first sub-token either way.
 
 A word's first sub-token can sit in two windows (the overlap). :func:`merge_windows` keeps the
 prediction from the window where that token is farthest from a cut edge, i.e. where the model saw the
@@ -84,6 +85,7 @@ class EncodedArticle:
     cut_left: list[bool]  # the window starts after the article's first token
     cut_right: list[bool]  # the window ends before the article's last token
     num_words: int
+    token_word: list[list[int]] = field(default_factory=list)  # per window, per token: its word, or -1
 
 
 def encode_words(tokenizer, words: Words, max_length: int, stride: int) -> EncodedArticle:
@@ -115,20 +117,24 @@ def encode_words(tokenizer, words: Words, max_length: int, stride: int) -> Encod
     for k in range(n):
         offsets = encoding["offset_mapping"][k]
         special = encoding["special_tokens_mask"][k]
-        index, seen = [], set()
+        index, owner, seen = [], [], set()
         for (a, b), is_special in zip(offsets, special):
-            w = -1
+            w = o = -1
             if not is_special:
                 # The first non-space character of the token names its word (SentencePiece tokens may
                 # start with the space before the word). Only the token holding the word's first character
                 # counts, once: a lone "▁" piece and the piece after it can both point there.
                 c = next((c for c in range(a, b) if char_to_word[c] >= 0), None)
-                if c is not None and c == word_starts[char_to_word[c]] and char_to_word[c] not in seen:
-                    w = char_to_word[c]
-                    seen.add(w)
+                if c is not None:
+                    o = char_to_word[c]
+                    if c == word_starts[o] and o not in seen:
+                        w = o
+                        seen.add(w)
             index.append(w)
+            owner.append(o)
         windows.input_ids.append(list(encoding["input_ids"][k]))
         windows.word_index.append(index)
+        windows.token_word.append(owner)
         windows.cut_left.append(k > 0)
         windows.cut_right.append(k < n - 1)
     return windows
@@ -172,9 +178,25 @@ def merge_windows(
     return best
 
 
-def window_labels(encoded: EncodedArticle, tags: Sequence[str], label2id: dict[str, int]) -> list[list[int]]:
-    """Per-window label ids: the word's tag on its first sub-token, ``-100`` elsewhere."""
-    return [[label2id[tags[w]] if w >= 0 else IGNORE for w in index] for index in encoded.word_index]
+def window_labels(
+    encoded: EncodedArticle, tags: Sequence[str], label2id: dict[str, int], all_tokens: bool = False
+) -> list[list[int]]:
+    """Per-window label ids: the word's tag on its first sub-token; ``-100`` on special tokens and on the
+    word's other sub-tokens, or (``all_tokens``) the word's tag there too, ``B-`` turned into ``I-``, so that
+    every sub-token of an entity is trained to be inside it (what a sub-token decoder such as the pipeline's
+    ``aggregation_strategy="simple"`` reads)."""
+    out = []
+    for index, owner in zip(encoded.word_index, encoded.token_word):
+        row = []
+        for w, o in zip(index, owner):
+            if w >= 0:
+                row.append(label2id[tags[w]])
+            elif all_tokens and o >= 0:
+                row.append(label2id["I-" + tags[o][2:] if tags[o].startswith("B-") else tags[o]])
+            else:
+                row.append(IGNORE)
+        out.append(row)
+    return out
 
 
 def encode_article(
