@@ -87,7 +87,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="also score every engine on the test joined into articles of up to this many words (0: don't)",
     )
     p.add_argument("--max_steps", type=int, default=-1, help="smoke runs: cap training steps on every side")
-    p.add_argument("--skip", nargs="*", default=[], choices=["budget", "inference", "onnx"])
+    p.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["budget", "inference", "onnx", "sentences", "parity"],
+        help="parts to leave out: the budget runs, all inference, the ONNX engines, the test-sentence timing, "
+        "the F1 parity of engines",
+    )
     p.add_argument("--fresh", action="store_true", help="retrain even when a finished run folder exists")
     return p.parse_args(argv)
 
@@ -717,12 +724,15 @@ def main(argv=None) -> None:
         results["inference"] = {
             "model": f"{chosen}, seed {row['seed']}",
             "parts": {
-                "test_sentences": inference_speed(package, sentences, loaders),
+                **(
+                    {} if "sentences" in args.skip else {"test_sentences": inference_speed(package, sentences, loaders)}
+                ),
                 "long_articles": inference_speed(package, long, loaders),
             },
         }
-        results["parity"] = parity(loaders, args.test, gold, package)
-        if args.long_join:
+        if "parity" not in args.skip:
+            results["parity"] = parity(loaders, args.test, gold, package)
+        if args.long_join and "parity" not in args.skip:
             results["parity_long"] = {
                 "join_sentences": args.long_join,
                 **parity(loaders, args.test, gold, package, args.long_join),

@@ -82,3 +82,14 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     again = subprocess.run(command + ["--skip", "inference", "onnx"], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "train.py" not in again.stderr and json.loads(out.with_suffix(".json").read_text())["runs"][0]["seed"] == 1
+
+
+def test_precision_forward_times_the_three_variants(tiny_model_dir):
+    command = [sys.executable, str(ROOT / "bench" / "precision_forward.py"), str(tiny_model_dir)]
+    done = subprocess.run(
+        command + ["--batch", "2", "--length", "16", "--repeats", "2"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if "tokens/s" in line]
+    assert [r.split("  ")[0] for r in rows] == ["float32", "bfloat16 autocast", "bfloat16 weights"]
+    assert all(len(r.split("all: ")[1].split(", ")) == 2 for r in rows)
