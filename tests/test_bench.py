@@ -78,6 +78,19 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     }
     table = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "| standard | 1 |" in table and "## Inference speed" in table and "parity on long articles" in table
+    # bench/agreement.py: the same comparisons for one package, without training.
+    package = tmp_path / "work" / "akhbar-e1-s1" / "model"
+    agree = [
+        sys.executable, str(ROOT / "bench" / "agreement.py"), str(package), "--out", str(tmp_path / "agree.json"),
+        "--test", str(tmp_path / "test.txt"), "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60",
+        "--long_articles", "3", "--long_join", "120",
+    ]  # fmt: skip
+    done = subprocess.run(agree, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads((tmp_path / "agree.json").read_text(encoding="utf-8"))
+    assert figures["long_articles"]["texts"] == 3
+    assert set(figures["parity_long"]) == {"akhbar_torch_fp32", "pipeline_simple", "pipeline_first"}
+    assert "agreement_with_pipeline_first" in done.stdout
     # A second run reuses the finished run folders instead of training again.
     again = subprocess.run(command + ["--skip", "inference", "onnx"], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
