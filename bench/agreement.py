@@ -22,11 +22,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("package", type=Path, help="packaged NER model folder")
     p.add_argument("--out", type=Path, help="write the figures here as JSON")
-    p.add_argument("--test", default=str(bench.ANERCORP / "test.txt"))
-    p.add_argument("--long", default=str(bench.ANT), help="ANT corpus folder, or a JSONL file of long articles")
-    p.add_argument("--long_articles", type=int, default=100)
-    p.add_argument("--long_min_tokens", type=int, default=512)
-    p.add_argument("--long_join", type=int, default=400)
+    bench.add_evaluation_args(p)
     args = p.parse_args(argv)
     from transformers import AutoTokenizer
 
@@ -40,15 +36,16 @@ def main(argv=None) -> None:
         "package": str(args.package),
         "long_articles": bench.inference_speed(args.package, long, engines, pipeline_batch_sizes=(1,)),
         "parity": bench.parity(engines, args.test, gold, args.package),
-        "parity_long": bench.parity(engines, args.test, gold, args.package, args.long_join),
     }
+    if args.long_join:
+        results["parity_long"] = bench.parity(engines, args.test, gold, args.package, args.long_join)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     row = results["long_articles"]["akhbar_torch_fp32"]
     print(f"long articles: {results['long_articles']['texts']}")
     for key in ("agreement_with_pipeline", "agreement_with_pipeline_first"):
         print(f"  {key}: {100 * row[key]['agreement']:.1f}%")
-    for part in ("parity", "parity_long"):
+    for part in [k for k in ("parity", "parity_long") if k in results]:
         scores = ", ".join(f"{name} {100 * q['strict_f1']:.1f}" for name, q in results[part].items())
         print(f"{part} (strict F1): {scores}")
 

@@ -52,6 +52,20 @@ ANT = SHARED / "antcorpus"
 logger = logging.getLogger("bench")
 
 
+def add_evaluation_args(p: argparse.ArgumentParser) -> None:
+    """The test file and the long articles the inference part reads (shared with bench/agreement.py)."""
+    p.add_argument("--test", default=str(ANERCORP / "test.txt"))
+    p.add_argument("--long", default=str(ANT), help="ANT corpus folder, or a JSONL file of long articles")
+    p.add_argument("--long_articles", type=int, default=100, help="long articles timed (seeded sample)")
+    p.add_argument("--long_min_tokens", type=int, default=512, help="an article is long from this many sub-tokens")
+    p.add_argument(
+        "--long_join",
+        type=int,
+        default=400,
+        help="also score every engine on the test joined into articles of up to this many words (0: don't)",
+    )
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="akhbar vs the standard recipe: quality and speed, one command.")
     p.add_argument("--model", required=True, help="base encoder: local folder or hub id")
@@ -76,16 +90,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="extra overrides of akhbar's config (recorded in the results)",
     )
     p.add_argument("--train", default=str(ANERCORP / "train.txt"))
-    p.add_argument("--test", default=str(ANERCORP / "test.txt"))
-    p.add_argument("--long", default=str(ANT), help="ANT corpus folder, or a JSONL file of long articles")
-    p.add_argument("--long_articles", type=int, default=100, help="long articles timed (seeded sample)")
-    p.add_argument("--long_min_tokens", type=int, default=512, help="an article is long from this many sub-tokens")
-    p.add_argument(
-        "--long_join",
-        type=int,
-        default=400,
-        help="also score every engine on the test joined into articles of up to this many words (0: don't)",
-    )
+    add_evaluation_args(p)
     p.add_argument("--max_steps", type=int, default=-1, help="smoke runs: cap training steps on every side")
     p.add_argument(
         "--skip",
@@ -503,6 +508,14 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
+def parity_table(title: str, rows: dict) -> list[str]:
+    """Markdown lines of one parity section: each engine's strict F1 and its difference to the reference."""
+    lines = ["", f"## {title}", "", "| engine | strict F1 | difference to PyTorch float32 |", "|---|---|---|"]
+    for name, q in rows.items():
+        lines.append(f"| {name} | {pct(q['strict_f1'])} | {100 * q['strict_f1_minus_reference']:+.2f} |")
+    return lines
+
+
 def render(results: dict) -> str:
     lines = [f"# akhbar vs the standard recipe — {results['model']}", ""]
     m = results["machine"]
@@ -575,30 +588,15 @@ def render(results: dict) -> str:
                     f"| {key} ({part['texts']} texts, {part['sub_tokens']} sub-tokens) | {engine} | "
                     f"{r['articles_per_s']:.2f} | {r['sub_tokens_per_s']:.0f} | " + " | ".join(cells) + " |"
                 )
-    parity_rows = results.get("parity")
-    if parity_rows:
-        lines += [
-            "",
-            "## Engine parity (ANERcorp test, strict micro F1, same model)",
-            "",
-            "| engine | strict F1 | difference to PyTorch float32 |",
-            "|---|---|---|",
-        ]
-        for name, q in parity_rows.items():
-            lines.append(f"| {name} | {pct(q['strict_f1'])} | {100 * q['strict_f1_minus_reference']:+.2f} |")
+    if results.get("parity"):
+        lines += parity_table("Engine parity (ANERcorp test, strict micro F1, same model)", results["parity"])
     long_rows = results.get("parity_long")
     if long_rows:
-        lines += [
-            "",
-            f"## Engine parity on long articles (the ANERcorp test joined into articles of up to "
-            f"{long_rows['join_sentences']} words, several windows each; strict micro F1 per sentence)",
-            "",
-            "| engine | strict F1 | difference to PyTorch float32 |",
-            "|---|---|---|",
-        ]
-        for name, q in long_rows.items():
-            if isinstance(q, dict):
-                lines.append(f"| {name} | {pct(q['strict_f1'])} | {100 * q['strict_f1_minus_reference']:+.2f} |")
+        title = (
+            "Engine parity on long articles (the ANERcorp test joined into articles of up to "
+            f"{long_rows['join_sentences']} words, several windows each; strict micro F1 per sentence)"
+        )
+        lines += parity_table(title, {k: v for k, v in long_rows.items() if k != "join_sentences"})
     targets = results.get("targets")
     if targets:
         lines += ["", "## Targets", ""]

@@ -85,7 +85,7 @@ class EncodedArticle:
     cut_left: list[bool]  # the window starts after the article's first token
     cut_right: list[bool]  # the window ends before the article's last token
     num_words: int
-    token_word: list[list[int]] = field(default_factory=list)  # per window, per token: its word, or -1
+    token_word: list[list[int]]  # per window, per token: the word it belongs to, or -1 (special tokens)
 
 
 def encode_words(tokenizer, words: Words, max_length: int, stride: int) -> EncodedArticle:
@@ -113,7 +113,9 @@ def encode_words(tokenizer, words: Words, max_length: int, stride: int) -> Encod
     char_to_word = words.char_to_word()
     word_starts = [a for a, _ in words.spans]
     n = len(encoding["input_ids"])
-    windows = EncodedArticle([], [], [], [], len(words.spans))
+    windows = EncodedArticle(
+        input_ids=[], word_index=[], cut_left=[], cut_right=[], num_words=len(words.spans), token_word=[]
+    )
     for k in range(n):
         offsets = encoding["offset_mapping"][k]
         special = encoding["special_tokens_mask"][k]
