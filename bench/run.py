@@ -361,12 +361,15 @@ class PipelineTagger:
         return results
 
 
-def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_batch_sizes=(1, 32)) -> dict:
+def inference_speed(
+    package: Path, texts: list[str], engines: dict, pipeline_batch_sizes=(1, 32), sets: dict | None = None
+) -> dict:
     """akhbar's engines against the transformers pipeline on ``texts`` (same weights, same windows).
 
     ``engines``: name -> loader of a NerTagger; the first is the reference (PyTorch float32). Every engine's
     entities are compared with the pipeline's (batch 1, its default) and with the reference's, after
-    snapping both to the model's words.
+    snapping both to the model's words. ``sets``, when given, receives those word-level entities: engine or
+    pipeline name -> one set per text.
     """
     from transformers import AutoTokenizer
 
@@ -392,6 +395,8 @@ def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_bat
         pipeline_sets[key] = [word_entities(w, e) for w, e in zip(words, found)]
         result[key] = timed(seconds, len(texts), tokens)
         del pipe
+    if sets is not None:
+        sets.update(pipeline_sets)
     base = f"pipeline_batch_{pipeline_batch_sizes[0]}"
     bf16 = result["pipeline_bf16_batch_1"]
     bf16[f"speedup_vs_{base}"] = result[base]["seconds"] / bf16["seconds"]
@@ -401,14 +406,16 @@ def inference_speed(package: Path, texts: list[str], engines: dict, pipeline_bat
         tagger = loader()
         tagger.predict(texts[:2])  # warm-up
         found, seconds = time_call(lambda t=tagger: t.predict(texts))
-        sets = [word_entities(w, e) for w, e in zip(words, found)]
-        reference = reference or sets
+        found_sets = [word_entities(w, e) for w, e in zip(words, found)]
+        reference = reference or found_sets
         row = timed(seconds, len(texts), tokens)
         for batch_size in pipeline_batch_sizes:
             row[f"speedup_vs_pipeline_batch_{batch_size}"] = result[f"pipeline_batch_{batch_size}"]["seconds"] / seconds
-        row["agreement_with_pipeline"] = agreement(sets, pipeline_sets[f"pipeline_batch_{pipeline_batch_sizes[0]}"])
-        row["agreement_with_pipeline_first"] = agreement(sets, pipeline_sets["pipeline_first_batch_1"])
-        row["agreement_with_reference"] = agreement(sets, reference)
+        row["agreement_with_pipeline"] = agreement(found_sets, pipeline_sets[base])
+        row["agreement_with_pipeline_first"] = agreement(found_sets, pipeline_sets["pipeline_first_batch_1"])
+        row["agreement_with_reference"] = agreement(found_sets, reference)
+        if sets is not None:
+            sets[name] = found_sets
         row["batch_size"] = tagger.batch_size
         result[name] = row
         del tagger

@@ -83,7 +83,7 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     agree = [
         sys.executable, str(ROOT / "bench" / "agreement.py"), str(package), "--out", str(tmp_path / "agree.json"),
         "--test", str(tmp_path / "test.txt"), "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60",
-        "--long_articles", "3", "--long_join", "120",
+        "--long_articles", "3", "--long_join", "120", "--explain",
     ]  # fmt: skip
     done = subprocess.run(agree, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -91,6 +91,11 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     assert figures["long_articles"]["texts"] == 3
     assert set(figures["parity_long"]) == {"akhbar_torch_fp32", "pipeline_simple", "pipeline_first"}
     assert "agreement_with_pipeline_first" in done.stdout
+    # --explain gives every entity on which akhbar and `simple` differ one cause.
+    row = figures["long_articles"]["akhbar_torch_fp32"]["agreement_with_pipeline"]
+    causes = figures["disagreements"]
+    assert sum(causes["akhbar_only"].values()) == row["entities_akhbar"] - row["matching"]
+    assert sum(causes["pipeline_only"].values()) == row["entities_pipeline"] - row["matching"]
     # A second run reuses the finished run folders instead of training again.
     again = subprocess.run(command + ["--skip", "inference", "onnx"], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -106,3 +111,21 @@ def test_precision_forward_times_the_three_variants(tiny_model_dir):
     rows = [line for line in done.stdout.splitlines() if "tokens/s" in line]
     assert [r.split("  ")[0] for r in rows] == ["float32", "bfloat16 autocast", "bfloat16 weights"]
     assert all(len(r.split("all: ")[1].split(", ")) == 2 for r in rows)
+
+
+def test_explain_sorts_disagreements_by_cause():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from agreement import explain
+
+    # One article read in two pipeline windows, words 0-4 and 3-7 (3 and 4 are read twice); each word's
+    # sub-token tags in each window.
+    article = [
+        {0: ["B-PERS", "I-PERS"], 1: ["O", "I-LOC"], 2: ["O"], 3: ["O"], 4: ["B-LOC"]},
+        {3: ["O"], 4: ["B-LOC"], 5: ["B-ORG", "B-ORG"], 6: ["I-ORG"], 7: ["B-PERS"]},
+    ]
+    akhbar = {(0, 0, "PERS"), (4, 4, "LOC"), (5, 6, "ORG"), (7, 7, "PERS")}
+    pipeline = {(0, 0, "PERS"), (1, 1, "LOC"), (3, 4, "LOC"), (5, 5, "ORG"), (5, 6, "ORG"), (7, 7, "LOC")}
+    assert explain([akhbar], [pipeline], [article]) == {
+        "akhbar_only": {"window_overlap": 1, "other": 1},
+        "pipeline_only": {"sub_tokens_disagree": 1, "window_overlap": 1, "begin_inside_word": 1, "other": 1},
+    }
