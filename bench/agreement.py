@@ -126,7 +126,9 @@ def main(argv=None) -> None:
     sets: dict = {}
     results = {
         "package": str(args.package),
-        "long_articles": bench.inference_speed(args.package, long, engines, pipeline_batch_sizes=(1,), sets=sets),
+        "long_articles": bench.inference_speed(
+            args.package, long, engines, pipeline_batch_sizes=(1,), sets=sets, repeats=args.repeats
+        ),
         "parity": bench.parity(engines, args.test, gold, args.package),
     }
     if args.explain:

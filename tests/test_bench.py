@@ -54,6 +54,7 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     # akhbar read the test sentences joined into articles, as configured, and still scored every sentence.
     assert results["runs"][1]["overrides"]["join_sentences"] == "40"
     parts = results["inference"]["parts"]
+    assert results["inference"]["repeats"] == 2  # every timing is the fastest of two passes (the default)
     for part in parts.values():
         assert part["pipeline_batch_1"]["articles_per_s"] > 0
         # The pipeline with bfloat16 weights, timed and compared with the float32 pipeline.
