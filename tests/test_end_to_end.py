@@ -178,6 +178,14 @@ def test_training_time_validation_score_equals_the_packaged_model_score(trained)
     assert evaluate_ner(tagger, articles)["strict"]["micro"]["f1"] == pytest.approx(best["metric"], abs=1e-12)
 
 
+def test_batch_size_defaults_by_device_and_rejects_zero(trained):
+    package = trained / "models" / "ner-sample"
+    assert NerTagger.from_pretrained(package, device="cpu").batch_size == 8  # CPU default (BENCHMARKS.md)
+    assert NerTagger.from_pretrained(package, device="cpu", batch_size=3).batch_size == 3
+    with pytest.raises(ValueError, match="batch_size must be at least 1, not 0"):
+        NerTagger.from_pretrained(package, batch_size=0)
+
+
 @pytest.mark.parametrize(
     ("tamper", "fault"),
     [

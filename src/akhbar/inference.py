@@ -195,6 +195,13 @@ class TaggedText:
         return out
 
 
+def default_batch_size(device: torch.device) -> int:
+    """Windows per forward pass when none is given: 32 on a GPU; 8 on CPU, where on the benchmark machine
+    (BENCHMARKS.md, "Batch size on this CPU") batches of 8 ran faster and with less spread than 32, likely
+    because their activations stay in the caches."""
+    return 32 if device.type == "cuda" else 8
+
+
 class _PackagedModel:
     """What NerTagger and EventClassifier share: a verified package's model, tokenizer and settings.
 
@@ -202,7 +209,7 @@ class _PackagedModel:
         model: the classification model (``config.id2label`` is its label list), or an :class:`OnnxModel`.
         tokenizer: its fast tokenizer (offsets and windows need one).
         settings: the checkpoint's saved preprocessing, window and label settings.
-        batch_size: windows per forward pass.
+        batch_size: windows per forward pass; by default 32 on a GPU and 8 on CPU (see ``default_batch_size``).
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available (an OnnxModel runs on CPU only).
         precision: ``"float32"`` (default) or ``"bfloat16"``: the PyTorch model's weights and activations in
             bfloat16, several times faster on GPUs and on CPUs with AMX or AVX512-BF16 (slower on CPUs without
@@ -218,12 +225,14 @@ class _PackagedModel:
         model,
         tokenizer,
         settings: PackageSettings,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         device: str | None = None,
         precision: str = "float32",
     ):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(f"{type(self).__name__} needs a fast tokenizer (offset mapping); this one is slow")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if isinstance(model, OnnxModel):
@@ -247,7 +256,7 @@ class _PackagedModel:
         self.precision = precision
         self.tokenizer = tokenizer
         self.settings = settings
-        self.batch_size = batch_size
+        self.batch_size = batch_size or default_batch_size(self.device)
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
 
     @classmethod
@@ -256,7 +265,7 @@ class _PackagedModel:
         name_or_path: str | Path,
         *,
         revision: str | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         device: str | None = None,
         backend: str = "torch",
         onnx_file: str = "model.onnx",
@@ -290,7 +299,7 @@ class _PackagedModel:
         directory: Path,
         settings: PackageSettings,
         *,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         device: str | None = None,
         backend: str = "torch",
         onnx_file: str = "model.onnx",
