@@ -23,7 +23,6 @@ The counts are of entities (either side's), summed over the articles; no text is
 """
 
 import argparse
-import bisect
 import json
 import sys
 from collections import Counter, defaultdict
@@ -51,7 +50,7 @@ def window_word_tags(package: Path, texts: list[str]) -> list[list[dict[int, lis
     out = []
     for text in texts:
         words = split_words(text, settings.preprocessing)
-        starts = [a for a, _ in words.spans]
+        char_to_word = words.char_to_word()
         enc = tokenizer(
             words.mapped.text,
             truncation=True,
@@ -72,9 +71,10 @@ def window_word_tags(package: Path, texts: list[str]) -> list[list[dict[int, lis
             for tag, (a, b), is_special in zip(row, offsets, special):
                 if is_special or a == b:
                     continue
-                k = bisect.bisect_right(starts, a) - 1  # the word the sub-token starts in
-                if k >= 0 and a < words.spans[k][1]:
-                    per_word[k].append(id2label[tag])
+                # the word of the sub-token's first non-space character, as encode_words assigns it
+                c = next((c for c in range(a, b) if char_to_word[c] >= 0), None)
+                if c is not None:
+                    per_word[char_to_word[c]].append(id2label[tag])
             windows.append(dict(per_word))
         out.append(windows)
     return out

@@ -743,22 +743,19 @@ def main(argv=None) -> None:
         results["inference"] = {
             "model": f"{chosen}, seed {row['seed']}",
             "repeats": args.repeats,
-            "parts": {
-                **(
-                    {}
-                    if "sentences" in args.skip
-                    else {"test_sentences": inference_speed(package, sentences, loaders, repeats=args.repeats)}
-                ),
-                "long_articles": inference_speed(package, long, loaders, repeats=args.repeats),
-            },
+            "parts": {},
         }
+        parts = results["inference"]["parts"]
+        if "sentences" not in args.skip:
+            parts["test_sentences"] = inference_speed(package, sentences, loaders, repeats=args.repeats)
+        parts["long_articles"] = inference_speed(package, long, loaders, repeats=args.repeats)
         if "parity" not in args.skip:
             results["parity"] = parity(loaders, args.test, gold, package)
-        if args.long_join and "parity" not in args.skip:
-            results["parity_long"] = {
-                "join_sentences": args.long_join,
-                **parity(loaders, args.test, gold, package, args.long_join),
-            }
+            if args.long_join:
+                results["parity_long"] = {
+                    "join_sentences": args.long_join,
+                    **parity(loaders, args.test, gold, package, args.long_join),
+                }
     results["targets"] = targets(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
