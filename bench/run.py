@@ -429,7 +429,7 @@ def inference_speed(
         row["agreement_with_reference"] = agreement(found_sets, reference)
         if sets is not None:
             sets[name] = found_sets
-        row["batch_size"] = tagger.batch_size
+        row["batch_size"], row["batch_tokens"] = tagger.batch_size, tagger.batch_tokens
         result[name] = row
         del tagger
     return result
@@ -536,6 +536,17 @@ def parity_table(title: str, rows: dict) -> list[str]:
     return lines
 
 
+def batching_note(parts: dict) -> str:
+    """How akhbar's engines batched their windows (the first engine that recorded it)."""
+    for part in parts.values():
+        for row in part.values():
+            if isinstance(row, dict) and "batch_size" in row:
+                bounds = [f"{row['batch_size']} windows"] if row["batch_size"] else []
+                bounds += [f"{row['batch_tokens']:,} padded tokens"] if row.get("batch_tokens") else []
+                return f"akhbar's forward passes: at most {' and '.join(bounds)} each."
+    return ""
+
+
 def render(results: dict) -> str:
     lines = [f"# akhbar vs the standard recipe — {results['model']}", ""]
     m = results["machine"]
@@ -587,7 +598,8 @@ def render(results: dict) -> str:
             "Entity agreement: F1 between two engines' entities (snapped to the model's words); the pipeline is "
             '`pipeline("token-classification", aggregation_strategy="simple", stride=...)`, batch 1 (its default) '
             'and batch 32, and with `aggregation_strategy="first"` (batch 1). '
-            + (f"Times: the fastest of {inf['repeats']} passes over the same texts." if "repeats" in inf else ""),
+            + (f"Times: the fastest of {inf['repeats']} passes over the same texts. " if "repeats" in inf else "")
+            + batching_note(inf["parts"]),
             "",
             "| texts | engine | articles/s | sub-tokens/s | vs pipeline batch 1 | vs pipeline batch 32 | "
             "agreement with pipeline | with pipeline (first) | with akhbar fp32 |",

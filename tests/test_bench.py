@@ -97,6 +97,21 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     causes = figures["disagreements"]
     assert sum(causes["akhbar_only"].values()) == row["entities_akhbar"] - row["matching"]
     assert sum(causes["pipeline_only"].values()) == row["entities_pipeline"] - row["matching"]
+    # bench/batching.py: every setting timed in each round, and the same entities whatever the batching.
+    batching = [
+        sys.executable, str(ROOT / "bench" / "batching.py"), str(package), "--out", str(tmp_path / "batching.json"),
+        "--test", str(tmp_path / "test.txt"), "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60",
+        "--long_articles", "3", "--precision", "float32", "--settings", "size=1", "tokens=100", "size=4",
+    ]  # fmt: skip
+    done = subprocess.run(batching, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = json.loads((tmp_path / "batching.json").read_text(encoding="utf-8"))["runs"]
+    settings = ("size=1", "tokens=100", "size=4")
+    parts = ("test_sentences", "long_articles")
+    assert [(r["texts"], r["setting"]) for r in runs] == [(t, s) for t in parts for s in settings]
+    assert all(len(r["seconds"]) == 2 and r["best"] > 0 and r["agreement_with_first"] == 1.0 for r in runs)
+    bad = subprocess.run(batching[:3] + ["--settings", "tokens=0"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "expected size=N or tokens=N with N >= 1" in bad.stderr
     # A second run reuses the finished run folders instead of training again.
     again = subprocess.run(command + ["--skip", "inference", "onnx"], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -7,6 +7,7 @@ from conftest import ROOT, SAMPLE, train_args
 from transformers import AutoModelForTokenClassification, pipeline
 
 from akhbar import NerTagger
+from akhbar.articles import read_articles
 from akhbar.cli import main as cli
 from akhbar.config import ModelArguments
 from akhbar.labels import bio_labels
@@ -168,7 +169,6 @@ def test_cli_user_errors_are_one_line_and_exit_2(trained, capsys, tmp_path):
 def test_training_time_validation_score_equals_the_packaged_model_score(trained):
     # Two paths compute predictions: the Trainer's evaluation loop (window batches, NerMetrics) and
     # NerTagger (what users run). On the best checkpoint and the validation file they must agree exactly.
-    from akhbar.articles import read_articles
     from akhbar.report import evaluate_ner
 
     package = trained / "models" / "ner-sample"
@@ -178,12 +178,29 @@ def test_training_time_validation_score_equals_the_packaged_model_score(trained)
     assert evaluate_ner(tagger, articles)["strict"]["micro"]["f1"] == pytest.approx(best["metric"], abs=1e-12)
 
 
-def test_batch_size_defaults_by_device_and_rejects_zero(trained):
+def test_batching_defaults_by_device_and_rejects_zero(trained):
     package = trained / "models" / "ner-sample"
-    assert NerTagger.from_pretrained(package, device="cpu").batch_size == 8  # CPU default (BENCHMARKS.md)
-    assert NerTagger.from_pretrained(package, device="cpu", batch_size=3).batch_size == 3
-    with pytest.raises(ValueError, match="batch_size must be at least 1, not 0"):
-        NerTagger.from_pretrained(package, batch_size=0)
+    tagger = NerTagger.from_pretrained(package, device="cpu")  # CPU default: a token budget (BENCHMARKS.md)
+    assert (tagger.batch_size, tagger.batch_tokens) == (None, 2048)
+    tagger = NerTagger.from_pretrained(package, device="cpu", batch_size=3)  # one bound given: only that one
+    assert (tagger.batch_size, tagger.batch_tokens) == (3, None)
+    for name in ("batch_size", "batch_tokens"):
+        with pytest.raises(ValueError, match=f"{name} must be at least 1, not 0"):
+            NerTagger.from_pretrained(package, **{name: 0})
+
+
+def test_batching_does_not_change_predictions(trained):
+    # One window per pass, small token budgets (windows that exceed them go alone) and the default: the same
+    # tags, up to float rounding in the probabilities.
+    articles, _ = read_articles(SAMPLE / "test.jsonl", SCHEMA)
+    texts = [a["text"] for a in articles]
+    package = trained / "models" / "ner-sample"
+    reference = NerTagger.from_pretrained(package, batch_size=1).tag(texts)
+    for options in ({"batch_tokens": 100}, {"batch_tokens": 1}, {"batch_size": 2, "batch_tokens": 500}, {}):
+        tagged = NerTagger.from_pretrained(package, **options).tag(texts)
+        assert [t.tags for t in tagged] == [t.tags for t in reference], options
+        for a, b in zip(tagged, reference):
+            assert a.scores == pytest.approx(b.scores, abs=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 import pytest
 
+from akhbar.inference import plan_batches
 from akhbar.labels import bio_labels, tags_to_spans
 from akhbar.preprocessing import PreprocessingConfig, split_words
 from akhbar.windows import (
@@ -111,3 +112,14 @@ def test_entity_made_only_of_removed_characters_is_counted_as_lost():
 def test_stride_must_leave_room(tiny_tokenizer):
     with pytest.raises(ValueError, match="stride 14 must be at least 0 and below max_length - 2"):
         encode_article(tiny_tokenizer, "نص", ARABERT, 16, 14)
+
+
+def test_batches_are_bounded_by_windows_and_padded_tokens():
+    lengths = {"a": 10, "b": 256, "c": 40, "d": 256, "e": 40, "f": 600, "g": 3}
+    # Longest first; a pass is its longest window's length times its windows.
+    assert plan_batches(lengths, None, 512) == [["f"], ["b", "d"], ["c", "e", "a", "g"]]
+    assert plan_batches(lengths, 2, 512) == [["f"], ["b", "d"], ["c", "e"], ["a", "g"]]
+    assert plan_batches(lengths, 3, None) == [["f", "b", "d"], ["c", "e", "a"], ["g"]]
+    assert plan_batches(lengths, None, 1) == [[k] for k in "fbdceag"]  # over the budget: alone, not cut
+    assert sorted(k for batch in plan_batches(lengths, None, 100) for k in batch) == sorted(lengths)
+    assert plan_batches({}, None, 2048) == []

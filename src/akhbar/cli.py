@@ -67,9 +67,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     directory, settings = load_package(args.model)
     articles, load = read_for(settings, args.data, skip_invalid=args.skip_invalid)
     loader = EventClassifier if settings.task == "events" else NerTagger
-    predictor = loader.from_verified(
-        directory, settings, batch_size=args.batch_size, device=args.device, **_backend(args)
-    )
+    predictor = loader.from_verified(directory, settings, device=args.device, **_run_options(args))
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
@@ -107,11 +105,30 @@ def _export_onnx(args: argparse.Namespace) -> None:
     print(f"rewrote {package / 'manifest.json'}; load it with --backend onnx{int8}")
 
 
-def _backend(args: argparse.Namespace) -> dict:
-    return {"backend": args.backend, "onnx_file": args.onnx_file, "precision": args.precision}
+def _run_options(args: argparse.Namespace) -> dict:
+    """The loading options every command that runs a package shares (see ``_add_run_options``)."""
+    return {
+        "backend": args.backend,
+        "onnx_file": args.onnx_file,
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "batch_tokens": args.batch_tokens,
+    }
 
 
-def _add_backend(p: argparse.ArgumentParser) -> None:
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--batch-size",
+        "--batch_size",
+        type=int,
+        help="at most this many windows per forward pass (default: 32 on a GPU; on CPU see --batch-tokens)",
+    )
+    p.add_argument(
+        "--batch-tokens",
+        "--batch_tokens",
+        type=int,
+        help="at most this many padded tokens per forward pass (default on CPU: 2048; a longer window goes alone)",
+    )
     p.add_argument(
         "--backend",
         choices=["torch", "onnx"],
@@ -157,7 +174,7 @@ def _predict(args: argparse.Namespace) -> None:
     from .inference import NerTagger
 
     texts = _read_inputs(args.input)
-    tagger = NerTagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, **_backend(args))
+    tagger = NerTagger.from_pretrained(args.model, device=args.device, **_run_options(args))
     for entities in tagger.predict(texts, show_progress=sys.stderr.isatty()):
         print(json.dumps({"entities": entities}, ensure_ascii=False))
 
@@ -166,9 +183,7 @@ def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
     texts = _read_inputs(args.input)
-    analyzer = Analyzer.from_pretrained(
-        args.ner, args.events, batch_size=args.batch_size, device=args.device, **_backend(args)
-    )
+    analyzer = Analyzer.from_pretrained(args.ner, args.events, device=args.device, **_run_options(args))
     for result in analyzer.predict(texts, show_progress=sys.stderr.isatty()):
         print(json.dumps(result, ensure_ascii=False))
 
@@ -208,9 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="annotated .jsonl or CoNLL .txt file")
     p.add_argument("--output", help="report folder (default: eval/<model>-<data file stem>)")
     p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
-    p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 32 on a GPU, 8 on CPU)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
-    _add_backend(p)
+    _add_run_options(p)
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("package", help="package a training run folder as models/<name>")
@@ -237,9 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="tag articles, one per line (plain text or JSON with 'text'); JSON Lines out")
     p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
     p.add_argument("input", nargs="?", default="-", help="input file, or - for standard input (default)")
-    p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 32 on a GPU, 8 on CPU)")
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
-    _add_backend(p)
+    _add_run_options(p)
     p.set_defaults(func=_predict)
     p = sub.add_parser("prepare", help="convert a public corpus (gsr, ant) into native JSONL splits")
     p.add_argument("corpus", choices=["gsr", "ant"], help="gsr: arabic_event_gsr; ant: ANT Corpus v1.1")
@@ -259,9 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
     p.add_argument("--events", required=True, help="packaged event model folder (or hub id)")
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
-    p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 32 on a GPU, 8 on CPU)")
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
-    _add_backend(p)
+    _add_run_options(p)
     p.set_defaults(func=_analyze)
     return parser
 

@@ -135,19 +135,43 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # precision -> torch weights dtype
 
 
-def run_windows(model, tokenizer, windows: dict, batch_size: int, show_progress: bool, desc: str):
-    """Forward windows ``{key: token ids}`` in batches; yield ``(keys, float32 logits)`` per batch.
+def plan_batches(lengths: dict, batch_size: int | None, batch_tokens: int | None) -> list[list]:
+    """Group window keys into forward passes, longest windows first (so padding within a pass is small and
+    a memory error shows up at once).
 
-    Longest windows first, so padding within a batch is small and a memory error shows up at once.
+    A pass takes windows while it holds at most ``batch_size`` of them and at most ``batch_tokens`` padded
+    tokens (its longest window's length times its windows); ``None`` leaves that bound off. A window longer
+    than ``batch_tokens`` goes alone: nothing is cut.
     """
-    order = sorted(windows, key=lambda key: -len(windows[key]))
+    order = sorted(lengths, key=lambda key: -lengths[key])
+    batches: list[list] = []
+    for key in order:
+        current = batches[-1] if batches else None
+        if (
+            current
+            and (batch_size is None or len(current) < batch_size)
+            and (batch_tokens is None or lengths[current[0]] * (len(current) + 1) <= batch_tokens)
+        ):
+            current.append(key)
+        else:
+            batches.append([key])
+    return batches
+
+
+def run_windows(
+    model, tokenizer, windows: dict, batch_size: int | None, show_progress: bool, desc: str, batch_tokens=None
+):
+    """Forward windows ``{key: token ids}`` in passes of :func:`plan_batches`; yield ``(keys, float32
+    logits)`` per pass."""
     device = model.device if isinstance(model, OnnxModel) else next(model.parameters()).device
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=not show_progress):
-        keys = order[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [windows[k] for k in keys]}, return_tensors="pt")
-        with torch.inference_mode():
-            logits = model(**{name: tensor.to(device) for name, tensor in batch.items()}).logits
-        yield keys, logits.float()
+    batches = plan_batches({k: len(ids) for k, ids in windows.items()}, batch_size, batch_tokens)
+    with tqdm(total=len(windows), desc=desc, unit="window", disable=not show_progress) as bar:
+        for keys in batches:
+            batch = tokenizer.pad({"input_ids": [windows[k] for k in keys]}, return_tensors="pt")
+            with torch.inference_mode():
+                logits = model(**{name: tensor.to(device) for name, tensor in batch.items()}).logits
+            bar.update(len(keys))
+            yield keys, logits.float()
 
 
 def load_package(
@@ -195,11 +219,16 @@ class TaggedText:
         return out
 
 
-def default_batch_size(device: torch.device) -> int:
-    """Windows per forward pass when none is given: 32 on a GPU; 8 on CPU, where on the benchmark machine
-    (BENCHMARKS.md, "Batch size on this CPU") batches of 8 ran faster and with less spread than 32, likely
-    because their activations stay in the caches."""
-    return 32 if device.type == "cuda" else 8
+CPU_BATCH_TOKENS = 2048
+
+
+def default_batching(device: torch.device) -> tuple[int | None, int | None]:
+    """``(batch_size, batch_tokens)`` when neither is given: 32 windows per forward pass on a GPU; on CPU
+    passes of at most 2,048 padded tokens, however many windows that is. On the benchmark CPU
+    (BENCHMARKS.md, "Batch size on this CPU") passes of 2,048-4,096 tokens ran fastest whatever the window
+    length, while 32 windows of 256 tokens (8,192) ran slower, likely because their activations no
+    longer stay in the caches."""
+    return (32, None) if device.type == "cuda" else (None, CPU_BATCH_TOKENS)
 
 
 class _PackagedModel:
@@ -209,7 +238,10 @@ class _PackagedModel:
         model: the classification model (``config.id2label`` is its label list), or an :class:`OnnxModel`.
         tokenizer: its fast tokenizer (offsets and windows need one).
         settings: the checkpoint's saved preprocessing, window and label settings.
-        batch_size: windows per forward pass; by default 32 on a GPU and 8 on CPU (see ``default_batch_size``).
+        batch_size: at most this many windows per forward pass.
+        batch_tokens: at most this many padded tokens per forward pass (windows times the longest one's
+            length; a longer window goes alone). Neither given: 32 windows on a GPU, 2,048 tokens on CPU
+            (see :func:`default_batching`); one given: only that bound.
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available (an OnnxModel runs on CPU only).
         precision: ``"float32"`` (default) or ``"bfloat16"``: the PyTorch model's weights and activations in
             bfloat16, several times faster on GPUs and on CPUs with AMX or AVX512-BF16 (slower on CPUs without
@@ -228,11 +260,13 @@ class _PackagedModel:
         batch_size: int | None = None,
         device: str | None = None,
         precision: str = "float32",
+        batch_tokens: int | None = None,
     ):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(f"{type(self).__name__} needs a fast tokenizer (offset mapping); this one is slow")
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        for name, value in (("batch_size", batch_size), ("batch_tokens", batch_tokens)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if isinstance(model, OnnxModel):
@@ -256,7 +290,10 @@ class _PackagedModel:
         self.precision = precision
         self.tokenizer = tokenizer
         self.settings = settings
-        self.batch_size = batch_size or default_batch_size(self.device)
+        if batch_size is None and batch_tokens is None:
+            batch_size, batch_tokens = default_batching(self.device)
+        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
 
     @classmethod
@@ -270,6 +307,7 @@ class _PackagedModel:
         backend: str = "torch",
         onnx_file: str = "model.onnx",
         precision: str = "float32",
+        batch_tokens: int | None = None,
     ):
         """Load a packaged folder (or a hub id of one).
 
@@ -291,6 +329,7 @@ class _PackagedModel:
             backend=backend,
             onnx_file=onnx_file,
             precision=precision,
+            batch_tokens=batch_tokens,
         )
 
     @classmethod
@@ -304,6 +343,7 @@ class _PackagedModel:
         backend: str = "torch",
         onnx_file: str = "model.onnx",
         precision: str = "float32",
+        batch_tokens: int | None = None,
     ):
         """Load weights (safetensors only, or the ONNX export) and tokenizer of a folder :func:`load_package`
         already checked."""
@@ -312,7 +352,15 @@ class _PackagedModel:
         else:
             model = cls.model_class.from_pretrained(directory, use_safetensors=True, dtype=PRECISIONS.get(precision))
         tokenizer = AutoTokenizer.from_pretrained(directory)
-        return cls(model, tokenizer, settings, batch_size=batch_size, device=device, precision=precision)
+        return cls(
+            model,
+            tokenizer,
+            settings,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
+            batch_tokens=batch_tokens,
+        )
 
 
 class NerTagger(_PackagedModel):
@@ -334,7 +382,9 @@ class NerTagger(_PackagedModel):
         windows = {(i, k): ids for i, enc in enumerate(encoded) for k, ids in enumerate(enc.input_ids)}
         label_ids: dict[tuple[int, int], np.ndarray] = {}
         probs: dict[tuple[int, int], np.ndarray] = {}
-        for keys, logits in run_windows(self.model, self.tokenizer, windows, self.batch_size, show_progress, "tagging"):
+        for keys, logits in run_windows(
+            self.model, self.tokenizer, windows, self.batch_size, show_progress, "tagging", self.batch_tokens
+        ):
             p, y = torch.softmax(logits, dim=-1).max(dim=-1)  # (batch, tokens)
             for row, key in enumerate(keys):
                 n = len(windows[key])
@@ -384,7 +434,7 @@ class EventClassifier(_PackagedModel):
             windows.update({(i, k): ids for k, ids in enumerate(enc.input_ids)})
         keys_all, logits_all = [], []
         for keys, logits in run_windows(
-            self.model, self.tokenizer, windows, self.batch_size, show_progress, "classifying"
+            self.model, self.tokenizer, windows, self.batch_size, show_progress, "classifying", self.batch_tokens
         ):
             keys_all += keys
             logits_all.append(logits.cpu())

@@ -1,0 +1,100 @@
+"""Time NerTagger's batching settings on the ANERcorp test sentences and on long articles.
+
+    python bench/batching.py PACKAGE [--precision float32 bfloat16] [--settings size=8 tokens=2048 ...]
+
+A setting bounds each forward pass by windows (``size=N``: ``batch_size=N``) or by padded tokens
+(``tokens=N``: ``batch_tokens=N``). For each precision and text set, every setting is timed in rounds, in
+the given order and then reversed (so a machine that slows or speeds up during the run weighs on all of
+them alike); each timing is the fastest of ``--repeats`` passes after a two-text warm-up, as in
+bench/run.py. The entities of every setting are compared with the first one's: batching must not change
+predictions beyond float rounding near ties. Prints a table; ``--out`` writes the figures as JSON.
+"""
+
+import argparse
+import json
+import sys
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as bench  # noqa: E402
+from common import conll_sentences  # noqa: E402
+
+DEFAULT_SETTINGS = ["size=8", "tokens=2048", "tokens=4096", "size=32"]
+
+
+def parse_setting(text: str) -> dict | None:
+    """``size=N`` -> ``{"batch_size": N}``, ``tokens=N`` -> ``{"batch_tokens": N}``; None if malformed."""
+    kind, _, value = text.partition("=")
+    names = {"size": "batch_size", "tokens": "batch_tokens"}
+    if kind not in names or not value.isdigit() or int(value) < 1:
+        return None
+    return {names[kind]: int(value)}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("package", type=Path, help="packaged NER model folder")
+    p.add_argument("--precision", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
+    p.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS, help="size=N and/or tokens=N")
+    p.add_argument("--rounds", type=int, default=2, help="rounds of all settings (every other one reversed)")
+    p.add_argument("--repeats", type=int, default=2, help="passes per timing; the fastest is kept")
+    p.add_argument("--test", default=str(bench.ANERCORP / "test.txt"))
+    p.add_argument("--long", default=str(bench.ANT), help="ANT corpus folder, or a JSONL file of long articles")
+    p.add_argument("--long_articles", type=int, default=100, help="long articles timed (seeded sample)")
+    p.add_argument("--long_min_tokens", type=int, default=512, help="an article is long from this many sub-tokens")
+    p.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = p.parse_args(argv)
+    settings = [parse_setting(s) for s in args.settings]
+    if None in settings:
+        p.error(f"--settings {args.settings[settings.index(None)]!r}: expected size=N or tokens=N with N >= 1")
+    from transformers import AutoTokenizer
+
+    from akhbar.inference import NerTagger
+    from akhbar.preprocessing import split_words
+
+    tokenizer = AutoTokenizer.from_pretrained(args.package)
+    tokens, _ = conll_sentences(args.test)
+    texts = {
+        "test_sentences": [" ".join(t) for t in tokens],
+        "long_articles": bench.long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer),
+    }
+    results = {"package": str(args.package), "repeats": args.repeats, "rounds": args.rounds, "runs": []}
+    print("| precision | texts | setting | seconds, each round | fastest | entities as the first setting's |")
+    print("|---|---|---|---|---|---|")
+    for precision in args.precision:
+        for part, items in texts.items():
+            times = {name: [] for name in args.settings}
+            found = {}
+            for r in range(args.rounds):
+                order = list(zip(args.settings, settings))
+                for name, setting in order if r % 2 == 0 else order[::-1]:
+                    tagger = NerTagger.from_pretrained(args.package, precision=precision, **setting)
+                    tagger.predict(items[:2])
+                    entities, seconds = bench.time_call(partial(tagger.predict, items), args.repeats)
+                    times[name].append(round(seconds, 2))
+                    words = [split_words(t, tagger.settings.preprocessing) for t in items]
+                    found[name] = [bench.word_entities(w, e) for w, e in zip(words, entities)]
+            first = args.settings[0]
+            for name in args.settings:
+                row = {
+                    "precision": precision,
+                    "texts": part,
+                    "setting": name,
+                    "seconds": times[name],
+                    "best": min(times[name]),
+                    "agreement_with_first": bench.agreement(found[name], found[first])["agreement"],
+                }
+                results["runs"].append(row)
+                print(
+                    f"| {precision} | {part} | {name} | {', '.join(f'{s:.2f}' for s in times[name])} | "
+                    f"{row['best']:.2f} | {100 * row['agreement_with_first']:.1f}% |",
+                    flush=True,
+                )
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
