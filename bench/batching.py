@@ -1,9 +1,9 @@
 """Time NerTagger's batching settings on the ANERcorp test sentences and on long articles.
 
-    python bench/batching.py PACKAGE [--precision float32 bfloat16] [--settings size=8 tokens=2048 ...]
+    python bench/batching.py PACKAGE [--engines torch_fp32 torch_bf16] [--settings size=8 tokens=2048 ...]
 
 A setting bounds each forward pass by windows (``size=N``: ``batch_size=N``) or by padded tokens
-(``tokens=N``: ``batch_tokens=N``). For each precision and text set, every setting is timed in rounds, in
+(``tokens=N``: ``batch_tokens=N``). For each engine and text set, every setting is timed in rounds, in
 the given order and then reversed (so a machine that slows or speeds up during the run weighs on all of
 them alike); each timing is the fastest of ``--repeats`` passes after a two-text warm-up, as in
 bench/run.py. The entities of every setting are compared with the first one's: batching must not change
@@ -22,6 +22,12 @@ import run as bench  # noqa: E402
 from common import conll_sentences  # noqa: E402
 
 DEFAULT_SETTINGS = ["size=8", "tokens=2048", "tokens=4096", "size=32"]
+ENGINES = {  # name -> NerTagger.from_pretrained options (the onnx ones need `akhbar export-onnx PACKAGE` first)
+    "torch_fp32": {},
+    "torch_bf16": {"precision": "bfloat16"},
+    "onnx_fp32": {"backend": "onnx"},
+    "onnx_int8": {"backend": "onnx", "onnx_file": "model.int8.onnx"},
+}
 
 
 def parse_setting(text: str) -> dict | None:
@@ -36,7 +42,7 @@ def parse_setting(text: str) -> dict | None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("package", type=Path, help="packaged NER model folder")
-    p.add_argument("--precision", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
+    p.add_argument("--engines", nargs="+", default=["torch_fp32", "torch_bf16"], choices=list(ENGINES))
     p.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS, help="size=N and/or tokens=N")
     p.add_argument("--rounds", type=int, default=2, help="rounds of all settings (every other one reversed)")
     p.add_argument("--repeats", type=int, default=2, help="passes per timing; the fastest is kept")
@@ -61,16 +67,16 @@ def main(argv=None) -> None:
         "long_articles": bench.long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer),
     }
     results = {"package": str(args.package), "repeats": args.repeats, "rounds": args.rounds, "runs": []}
-    print("| precision | texts | setting | seconds, each round | fastest | entities as the first setting's |")
+    print("| engine | texts | setting | seconds, each round | fastest | entities as the first setting's |")
     print("|---|---|---|---|---|---|")
-    for precision in args.precision:
+    for engine in args.engines:
         for part, items in texts.items():
             times = {name: [] for name in args.settings}
             found = {}
             for r in range(args.rounds):
                 order = list(zip(args.settings, settings))
                 for name, setting in order if r % 2 == 0 else order[::-1]:
-                    tagger = NerTagger.from_pretrained(args.package, precision=precision, **setting)
+                    tagger = NerTagger.from_pretrained(args.package, **ENGINES[engine], **setting)
                     tagger.predict(items[:2])
                     entities, seconds = bench.time_call(partial(tagger.predict, items), args.repeats)
                     times[name].append(round(seconds, 2))
@@ -79,7 +85,7 @@ def main(argv=None) -> None:
             first = args.settings[0]
             for name in args.settings:
                 row = {
-                    "precision": precision,
+                    "engine": engine,
                     "texts": part,
                     "setting": name,
                     "seconds": times[name],
@@ -88,7 +94,7 @@ def main(argv=None) -> None:
                 }
                 results["runs"].append(row)
                 print(
-                    f"| {precision} | {part} | {name} | {', '.join(f'{s:.2f}' for s in times[name])} | "
+                    f"| {engine} | {part} | {name} | {', '.join(f'{s:.2f}' for s in times[name])} | "
                     f"{row['best']:.2f} | {100 * row['agreement_with_first']:.1f}% |",
                     flush=True,
                 )

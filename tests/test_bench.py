@@ -101,7 +101,7 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     batching = [
         sys.executable, str(ROOT / "bench" / "batching.py"), str(package), "--out", str(tmp_path / "batching.json"),
         "--test", str(tmp_path / "test.txt"), "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60",
-        "--long_articles", "3", "--precision", "float32", "--settings", "size=1", "tokens=100", "size=4",
+        "--long_articles", "3", "--engines", "torch_fp32", "--settings", "size=1", "tokens=100", "size=4",
     ]  # fmt: skip
     done = subprocess.run(batching, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

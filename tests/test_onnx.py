@@ -161,6 +161,10 @@ def test_long_text_in_many_windows_and_batches(ner_exported):
     assert len(encode_words(tagger.tokenizer, got[0].words, settings.max_length, settings.stride).input_ids) > 20
     assert [t.tags for t in got] == [t.tags for t in expected]
     assert got[0].missing_words == expected[0].missing_words
+    # The onnx backend's CPU default: passes of at most 1,024 padded tokens (BENCHMARKS.md); the same tags.
+    default = NerTagger.from_pretrained(package, backend="onnx")
+    assert (default.batch_size, default.batch_tokens) == (None, 1024)
+    assert [t.tags for t in default.tag([long_text, "قال"])] == [t.tags for t in expected]
 
 
 def test_missing_export_and_bad_options_say_what_to_do(ner_package, capsys, tmp_path):

@@ -127,7 +127,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--batch-tokens",
         "--batch_tokens",
         type=int,
-        help="at most this many padded tokens per forward pass (default on CPU: 2048; a longer window goes alone)",
+        help="at most this many padded tokens per forward pass (default on CPU: 2048, onnx backend 1024; "
+        "a longer window goes alone)",
     )
     p.add_argument(
         "--backend",

@@ -219,16 +219,17 @@ class TaggedText:
         return out
 
 
-CPU_BATCH_TOKENS = 2048
+CPU_BATCH_TOKENS = {"torch": 2048, "onnx": 1024}  # backend -> padded tokens per forward pass on CPU
 
 
-def default_batching(device: torch.device) -> tuple[int | None, int | None]:
+def default_batching(device: torch.device, backend: str = "torch") -> tuple[int | None, int | None]:
     """``(batch_size, batch_tokens)`` when neither is given: 32 windows per forward pass on a GPU; on CPU
-    passes of at most 2,048 padded tokens, however many windows that is. On the benchmark CPU
-    (BENCHMARKS.md, "Batch size on this CPU") passes of 2,048-4,096 tokens ran fastest whatever the window
-    length, while 32 windows of 256 tokens (8,192) ran slower, likely because their activations no
-    longer stay in the caches."""
-    return (32, None) if device.type == "cuda" else (None, CPU_BATCH_TOKENS)
+    passes of at most 2,048 padded tokens (1,024 with ONNX Runtime), however many windows that is.
+
+    On the benchmark CPU (BENCHMARKS.md, "Batching on this CPU") PyTorch ran fastest with passes of
+    2,048-4,096 tokens whatever the window length, ONNX Runtime with 1,024, and both slower with 32 windows
+    of 256 tokens (8,192), likely because those activations no longer stay in the caches."""
+    return (32, None) if device.type == "cuda" else (None, CPU_BATCH_TOKENS[backend])
 
 
 class _PackagedModel:
@@ -241,7 +242,7 @@ class _PackagedModel:
         batch_size: at most this many windows per forward pass.
         batch_tokens: at most this many padded tokens per forward pass (windows times the longest one's
             length; a longer window goes alone). Neither given: 32 windows on a GPU, 2,048 tokens on CPU
-            (see :func:`default_batching`); one given: only that bound.
+            (1,024 with the onnx backend; see :func:`default_batching`); one given: only that bound.
         device: ``"cpu"``, ``"cuda"``, …; by default CUDA when available (an OnnxModel runs on CPU only).
         precision: ``"float32"`` (default) or ``"bfloat16"``: the PyTorch model's weights and activations in
             bfloat16, several times faster on GPUs and on CPUs with AMX or AVX512-BF16 (slower on CPUs without
@@ -291,7 +292,7 @@ class _PackagedModel:
         self.tokenizer = tokenizer
         self.settings = settings
         if batch_size is None and batch_tokens is None:
-            batch_size, batch_tokens = default_batching(self.device)
+            batch_size, batch_tokens = default_batching(self.device, self.backend)
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
