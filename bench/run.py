@@ -537,14 +537,19 @@ def parity_table(title: str, rows: dict) -> list[str]:
 
 
 def batching_note(parts: dict) -> str:
-    """How akhbar's engines batched their windows (the first engine that recorded it)."""
+    """How akhbar's engines bounded their forward passes, e.g. "2,048 padded tokens (torch_fp32, ...)"."""
+    engines: dict[str, list[str]] = {}
     for part in parts.values():
-        for row in part.values():
+        for name, row in part.items():
             if isinstance(row, dict) and "batch_size" in row:
                 bounds = [f"{row['batch_size']} windows"] if row["batch_size"] else []
                 bounds += [f"{row['batch_tokens']:,} padded tokens"] if row.get("batch_tokens") else []
-                return f"akhbar's forward passes: at most {' and '.join(bounds)} each."
-    return ""
+                names = engines.setdefault(" and ".join(bounds), [])
+                if name.removeprefix("akhbar_") not in names:
+                    names.append(name.removeprefix("akhbar_"))
+    if not engines:
+        return ""
+    return "akhbar's forward passes: at most " + "; ".join(f"{b} ({', '.join(n)})" for b, n in engines.items()) + "."
 
 
 def render(results: dict) -> str:
