@@ -46,10 +46,7 @@ def main(argv=None) -> None:
     p.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS, help="size=N and/or tokens=N")
     p.add_argument("--rounds", type=int, default=2, help="rounds of all settings (every other one reversed)")
     p.add_argument("--repeats", type=int, default=2, help="passes per timing; the fastest is kept")
-    p.add_argument("--test", default=str(bench.ANERCORP / "test.txt"))
-    p.add_argument("--long", default=str(bench.ANT), help="ANT corpus folder, or a JSONL file of long articles")
-    p.add_argument("--long_articles", type=int, default=100, help="long articles timed (seeded sample)")
-    p.add_argument("--long_min_tokens", type=int, default=512, help="an article is long from this many sub-tokens")
+    bench.add_text_args(p)
     p.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = p.parse_args(argv)
     settings = [parse_setting(s) for s in args.settings]
@@ -59,28 +56,30 @@ def main(argv=None) -> None:
 
     from akhbar.inference import NerTagger
     from akhbar.preprocessing import split_words
+    from akhbar.settings import PackageSettings
 
     tokenizer = AutoTokenizer.from_pretrained(args.package)
+    preprocessing = PackageSettings.load(args.package).preprocessing
     tokens, _ = conll_sentences(args.test)
     texts = {
         "test_sentences": [" ".join(t) for t in tokens],
         "long_articles": bench.long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer),
     }
+    order = list(zip(args.settings, settings))
     results = {"package": str(args.package), "repeats": args.repeats, "rounds": args.rounds, "runs": []}
     print("| engine | texts | setting | seconds, each round | fastest | entities as the first setting's |")
     print("|---|---|---|---|---|---|")
     for engine in args.engines:
         for part, items in texts.items():
+            words = [split_words(t, preprocessing) for t in items]  # the model's words, to snap entities to
             times = {name: [] for name in args.settings}
             found = {}
             for r in range(args.rounds):
-                order = list(zip(args.settings, settings))
                 for name, setting in order if r % 2 == 0 else order[::-1]:
                     tagger = NerTagger.from_pretrained(args.package, **ENGINES[engine], **setting)
                     tagger.predict(items[:2])
                     entities, seconds = bench.time_call(partial(tagger.predict, items), args.repeats)
                     times[name].append(round(seconds, 2))
-                    words = [split_words(t, tagger.settings.preprocessing) for t in items]
                     found[name] = [bench.word_entities(w, e) for w, e in zip(words, entities)]
             first = args.settings[0]
             for name in args.settings:

@@ -52,12 +52,17 @@ ANT = SHARED / "antcorpus"
 logger = logging.getLogger("bench")
 
 
-def add_evaluation_args(p: argparse.ArgumentParser) -> None:
-    """The test file and the long articles the inference part reads (shared with bench/agreement.py)."""
+def add_text_args(p: argparse.ArgumentParser) -> None:
+    """The test file and the long articles the inference part reads (shared with bench/batching.py)."""
     p.add_argument("--test", default=str(ANERCORP / "test.txt"))
     p.add_argument("--long", default=str(ANT), help="ANT corpus folder, or a JSONL file of long articles")
     p.add_argument("--long_articles", type=int, default=100, help="long articles timed (seeded sample)")
     p.add_argument("--long_min_tokens", type=int, default=512, help="an article is long from this many sub-tokens")
+
+
+def add_evaluation_args(p: argparse.ArgumentParser) -> None:
+    """The texts, and how the inference part scores and times them (shared with bench/agreement.py)."""
+    add_text_args(p)
     p.add_argument(
         "--long_join",
         type=int,
@@ -545,8 +550,9 @@ def batching_note(parts: dict) -> str:
                 bounds = [f"{row['batch_size']} windows"] if row["batch_size"] else []
                 bounds += [f"{row['batch_tokens']:,} padded tokens"] if row.get("batch_tokens") else []
                 names = engines.setdefault(" and ".join(bounds), [])
-                if name.removeprefix("akhbar_") not in names:
-                    names.append(name.removeprefix("akhbar_"))
+                short = name.removeprefix("akhbar_")
+                if short not in names:
+                    names.append(short)
     if not engines:
         return ""
     return "akhbar's forward passes: at most " + "; ".join(f"{b} ({', '.join(n)})" for b, n in engines.items()) + "."

@@ -159,7 +159,13 @@ def plan_batches(lengths: dict, batch_size: int | None, batch_tokens: int | None
 
 
 def run_windows(
-    model, tokenizer, windows: dict, batch_size: int | None, show_progress: bool, desc: str, batch_tokens=None
+    model,
+    tokenizer,
+    windows: dict,
+    batch_size: int | None,
+    batch_tokens: int | None,
+    show_progress: bool,
+    desc: str,
 ):
     """Forward windows ``{key: token ids}`` in passes of :func:`plan_batches`; yield ``(keys, float32
     logits)`` per pass."""
@@ -384,7 +390,7 @@ class NerTagger(_PackagedModel):
         label_ids: dict[tuple[int, int], np.ndarray] = {}
         probs: dict[tuple[int, int], np.ndarray] = {}
         for keys, logits in run_windows(
-            self.model, self.tokenizer, windows, self.batch_size, show_progress, "tagging", self.batch_tokens
+            self.model, self.tokenizer, windows, self.batch_size, self.batch_tokens, show_progress, "tagging"
         ):
             p, y = torch.softmax(logits, dim=-1).max(dim=-1)  # (batch, tokens)
             for row, key in enumerate(keys):
@@ -435,7 +441,7 @@ class EventClassifier(_PackagedModel):
             windows.update({(i, k): ids for k, ids in enumerate(enc.input_ids)})
         keys_all, logits_all = [], []
         for keys, logits in run_windows(
-            self.model, self.tokenizer, windows, self.batch_size, show_progress, "classifying", self.batch_tokens
+            self.model, self.tokenizer, windows, self.batch_size, self.batch_tokens, show_progress, "classifying"
         ):
             keys_all += keys
             logits_all.append(logits.cpu())
