@@ -74,3 +74,22 @@ def test_misspelt_override_is_not_taken_as_an_abbreviation(tmp_path):
         match=r"unknown command-line argument\(s\) \['--learning_rat', '1'\] \(did you mean --learning_rate\?\)",
     ):
         parse_config(["--config", path, "--learning_rat", "1"])
+
+
+def test_null_in_the_file_and_on_the_command_line(tmp_path):
+    # The README documents `early_stopping_patience: null` (never stop early); `--key null` drops a value the
+    # config file sets, e.g. to hold out validation_split instead of the file's validation_file.
+    path = write(tmp_path, "train_file: a.jsonl\nvalidation_file: v.jsonl\nearly_stopping_patience: null\n")
+    _, data_args, _, training_args, _ = parse_config(["--config", path])
+    assert training_args.early_stopping_patience is None and data_args.validation_file == "v.jsonl"
+    _, data_args, _, training_args, _ = parse_config(
+        ["--config", path, "--validation_file", "null", "--validation_split", "0.2", "--early_stopping_patience", "2"]
+    )
+    assert data_args.validation_file is None and data_args.validation_split == 0.2
+    assert training_args.early_stopping_patience == 2
+    _, _, _, training_args, _ = parse_config(["--config", path, "--early_stopping_patience", "null"])
+    assert training_args.early_stopping_patience is None
+    with pytest.raises(ConfigError, match="--learning_rate cannot be null: it needs a value"):
+        parse_config(["--config", path, "--learning_rate", "null"])
+    with pytest.raises(ConfigError, match="run.yaml:1: learning_rate cannot be null"):
+        parse_config(["--config", write(tmp_path, "learning_rate: null\n")])

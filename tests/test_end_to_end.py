@@ -178,6 +178,41 @@ def test_training_time_validation_score_equals_the_packaged_model_score(trained)
     assert evaluate_ner(tagger, articles)["strict"]["micro"]["f1"] == pytest.approx(best["metric"], abs=1e-12)
 
 
+def test_validation_score_under_length_grouping_equals_the_packaged_model_score(tiny_model_dir, tmp_path):
+    # transformers 5 applies group_by_length to the evaluation sampler too; the score that picks the best
+    # checkpoint must still be computed on the right rows. Held-out validation (half of train: 10 articles of
+    # 4-5 windows of 32 tokens, most of them the same length, so a length sort reorders them at random)
+    # scored by the Trainer equals NerTagger on those articles.
+    from akhbar.config import parse_config
+    from akhbar.report import evaluate_ner
+    from akhbar.training import load_splits
+
+    args = train_args(
+        "ner-sample.yaml",
+        tiny_model_dir,
+        tmp_path,
+        validation_file="null",
+        validation_split=0.5,
+        train_sampling_strategy="group_by_length",
+        max_length=32,
+        stride=8,
+        per_device_eval_batch_size=3,
+        max_steps=60,
+        eval_strategy="steps",
+        eval_steps=20,
+        save_strategy="steps",
+        save_steps=20,
+    )
+    train(args)
+    package = tmp_path / "models" / "ner-sample"
+    best = json.loads((package / "run_config.json").read_text(encoding="utf-8"))["best_validation"]
+    _, data_args, _, training_args, _ = parse_config(args)
+    validation = load_splits(data_args, training_args.seed)[0]["validation"].articles
+    assert len(validation) == 10 and best["metric"] > 0
+    score = evaluate_ner(NerTagger.from_pretrained(package), validation)["strict"]["micro"]["f1"]
+    assert score == pytest.approx(best["metric"], abs=1e-12)
+
+
 def test_batching_defaults_by_device_and_rejects_zero(trained):
     package = trained / "models" / "ner-sample"
     tagger = NerTagger.from_pretrained(package, device="cpu")  # CPU default: a token budget (BENCHMARKS.md)

@@ -10,9 +10,12 @@ file and line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,6 +189,20 @@ class AkhbarTrainingArguments(TrainingArguments):
 
 
 CONFIG_CLASSES = (ModelArguments, DataArguments, PreprocessingArguments, AkhbarTrainingArguments)
+NULL = "null"  # the YAML spelling of "no value", accepted on the command line too
+
+
+def _nullable_keys() -> set[str]:
+    """Config keys whose field accepts ``None``: typed ``X | None``, or None by default."""
+    keys = set()
+    for cls in CONFIG_CLASSES:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints.get(f.name)
+            union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+            if f.default is None or (union and type(None) in typing.get_args(hint)):
+                keys.add(f.name)
+    return keys
 
 
 def _yaml_items(path: Path) -> list[tuple[str, object, int]]:
@@ -218,9 +235,7 @@ def _to_argv(parser: HfArgumentParser, key: str, value: object, where: str) -> l
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
         raise ConfigError(f"{where}: unknown key {key!r}{hint}")
     if value is None:
-        if action.default is not None:
-            raise ConfigError(f"{where}: {key} cannot be null (default: {action.default!r})")
-        return []
+        raise ConfigError(f"{where}: {key} cannot be null (default: {action.default!r})")
     if isinstance(value, list):
         if action.nargs not in ("+", "*"):
             raise ConfigError(f"{where}: {key} takes a single value, found a list {value!r}")
@@ -265,11 +280,36 @@ def parse_config(argv: list[str] | None = None):
         raise FileNotFoundError(f"{config_path}: config file not found (configs/ holds the shipped ones)")
     parser = HfArgumentParser(CONFIG_CLASSES)
     parser.allow_abbrev = False  # a misspelt --learning_rat must not silently mean --learning_rate
-    words: list[str] = []
+    # ``key: null`` in the file or ``--key null`` on the command line means "no value" for a key that takes
+    # one (``validation_file``, ``early_stopping_patience``, ...): argparse has no spelling for None, so such
+    # keys are left out of the parse and set to None after it.
+    nullable = _nullable_keys()
+    by_key: dict[str, list[str]] = {}
+    nulls: set[str] = set()
     for key, value, line in _yaml_items(config_path):
-        words += _to_argv(parser, key, value, f"{config_path}:{line}")
+        if value is None and key in nullable:
+            nulls.add(key)
+            continue
+        by_key[key] = _to_argv(parser, key, value, f"{config_path}:{line}")
+    cli: list[str] = []
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word.startswith("--") and i + 1 < len(rest) and rest[i + 1] == NULL:
+            key = word[2:]
+            if key not in nullable:
+                raise ConfigError(f"--{key} cannot be null: it needs a value")
+            nulls.add(key)
+            by_key.pop(key, None)
+            i += 2
+            continue
+        if word.startswith("--"):
+            nulls.discard(word[2:])
+        cli.append(word)
+        i += 1
+    words = [w for argv in by_key.values() for w in argv]
     try:
-        *parsed, unknown = parser.parse_args_into_dataclasses(args=words + rest, return_remaining_strings=True)
+        *parsed, unknown = parser.parse_args_into_dataclasses(args=words + cli, return_remaining_strings=True)
     except ValueError as err:  # ours and TrainingArguments' own checks of value combinations
         raise ConfigError(f"{config_path}: {err}") from None
     if unknown:
@@ -280,6 +320,10 @@ def parse_config(argv: list[str] | None = None):
             f"unknown command-line argument(s) {unknown}{hint}; every config key can be given as --key value"
         )
     model_args, data_args, prep_args, training_args = parsed
+    for key in nulls:
+        for args in parsed:
+            if hasattr(args, key):
+                setattr(args, key, None)
     if training_args.metric_for_best_model == "auto":
         training_args.metric_for_best_model = {"ner": "strict_f1", "events": "macro_f1"}[model_args.task]
     if model_args.model_name is None:

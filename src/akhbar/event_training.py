@@ -21,6 +21,7 @@ from transformers import Trainer
 from .event_report import classification_scores
 from .events import check_events, pool_logits, probabilities, tune_thresholds
 from .preprocessing import PreprocessingConfig
+from .trainers import OrderedEvalTrainer
 from .windows import encode_article
 
 logger = logging.getLogger("akhbar")
@@ -123,11 +124,13 @@ def class_weights(dataset: datasets.Dataset, num_labels: int, multi_label: bool)
     return torch.tensor(weights, dtype=torch.float32)
 
 
-class EventTrainer(Trainer):
+class EventTrainer(OrderedEvalTrainer):
     """A Trainer whose examples are articles: windows in, pooled article logits out.
 
     It forces what it depends on: the dataset's ``windows`` column must reach the collator (so unused
-    columns are kept) and the loss is the article-level loss computed here.
+    columns are kept), the loss is the article-level loss computed here, and evaluation reads articles in
+    dataset order (the metrics pair predictions with their labels either way, but threshold tuning and
+    reports should not depend on a sampler).
     """
 
     def __init__(self, *args, pooling: str, multi_label: bool, weights: torch.Tensor | None, **kwargs):

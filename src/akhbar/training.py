@@ -48,6 +48,7 @@ from .model_card import HYPERPARAMETERS
 from .packaging import RUN_CONFIG, check_destination, package_run
 from .preprocessing import PreprocessingConfig
 from .settings import PackageSettings
+from .trainers import OrderedEvalTrainer
 from .windows import IGNORE, AlignmentStats, encode_article, merge_windows, missing_words, window_labels, word_tags
 
 logger = logging.getLogger("akhbar")
@@ -166,6 +167,18 @@ class Encoded:
     gold: list[list[str]]  # per article: word tags
     stats: AlignmentStats
 
+    def longest_first(self) -> Encoded:
+        """The same windows stored longest first, ``rows`` pointing at their new positions.
+
+        Evaluation reads the dataset in order (:class:`akhbar.trainers.OrderedEvalTrainer`); sorted windows
+        make its batches hold windows of similar length, the padding saving that length grouping gave.
+        """
+        lengths = self.windows["length"]
+        order = sorted(range(len(lengths)), key=lambda r: -lengths[r])  # stable: ties keep dataset order
+        position = {old: new for new, old in enumerate(order)}
+        rows = [[position[r] for r in article_rows] for article_rows in self.rows]
+        return Encoded(self.windows.select(order), rows, self.gold, self.stats)
+
 
 def encode_split(
     split: Split,
@@ -228,7 +241,10 @@ def encode_split(
 class NerMetrics:
     """``compute_metrics`` for the Trainer: merge window predictions per article, then seqeval.
 
-    Predictions arrive as label ids per window token (see :func:`argmax_logits`), in dataset order.
+    Predictions arrive as label ids per window token (see :func:`argmax_logits`), in dataset order
+    (:class:`akhbar.trainers.OrderedEvalTrainer`); the gold label ids that come with them are checked
+    against the dataset's, so predictions in any other order stop the run instead of being scored against
+    the wrong articles.
     """
 
     def __init__(self, encoded: Encoded, id2label: dict[int, str]):
@@ -237,9 +253,23 @@ class NerMetrics:
         self.word_index = encoded.windows["word_index"]
         self.cut_left = encoded.windows["cut_left"]
         self.cut_right = encoded.windows["cut_right"]
+        self.labels = encoded.windows["labels"]
+
+    def check_order(self, label_ids) -> None:
+        """Raise if the evaluation rows are not the dataset's rows in dataset order."""
+        if len(label_ids) != len(self.labels):
+            raise RuntimeError(f"evaluation returned {len(label_ids)} windows for {len(self.labels)} in the dataset")
+        for r, gold in enumerate(self.labels):
+            row = label_ids[r]
+            if list(row[: len(gold)]) != gold or any(x != IGNORE for x in row[len(gold) :]):
+                raise RuntimeError(
+                    f"evaluation window {r} carries the labels of another window: the predictions are not in "
+                    "dataset order (an evaluation sampler that reorders rows?), so they cannot be scored"
+                )
 
     def __call__(self, eval_pred) -> dict[str, float]:
         predictions = eval_pred.predictions
+        self.check_order(eval_pred.label_ids)
         y_pred = []
         for rows, gold in zip(self.encoded.rows, self.encoded.gold):
             picks = merge_windows(
@@ -396,14 +426,15 @@ def build_trainer(model_args, data_args, training_args, splits, schema, tokenize
             )
             for name, split in splits.items()
         }
-        trainer = Trainer(
+        validation = encoded["validation"].longest_first() if has_validation else None
+        trainer = OrderedEvalTrainer(
             model=model,
             args=training_args,
             train_dataset=encoded["train"].windows,
-            eval_dataset=encoded["validation"].windows if has_validation else None,
+            eval_dataset=validation.windows if has_validation else None,
             processing_class=tokenizer,
             data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad),
-            compute_metrics=NerMetrics(encoded["validation"], model.config.id2label) if has_validation else None,
+            compute_metrics=NerMetrics(validation, model.config.id2label) if has_validation else None,
             preprocess_logits_for_metrics=argmax_logits,
             compute_loss_func=token_loss,
             callbacks=callbacks,
