@@ -36,6 +36,13 @@ DATA_FAULTS = {
     "conll_direction_mark.txt": (6, r"invisible character U\+200F at position 4"),
     "conll_bad_tag.txt": (6, r"tag 'B_LOC' is not O, B-TYPE or I-TYPE"),
 }
+# Faults found without a schema too (the schema is then inferred from the data): labels that are not types.
+NO_SCHEMA_FAULTS = {
+    "label_with_space.jsonl": (2, r"entities\[0\] label 'LOC ' contains whitespace"),
+    "label_empty.jsonl": (2, r"entities\[0\] label '' is empty"),
+    "label_is_tag.jsonl": (2, r"entities\[0\] label 'B-LOC' is a tag, not a type"),
+    "conll_tag_in_tag.txt": (6, r"label 'B-LOC' is a tag, not a type"),
+}
 CONFIG_FAULTS = {
     "config_unknown_key.yaml": (2, r"unknown key 'max_lenght' \(did you mean 'max_length'\?\)"),
     "config_wrong_type.yaml": (2, r"num_train_epochs expects a float, found 'three'"),
@@ -43,13 +50,15 @@ CONFIG_FAULTS = {
 
 
 def test_every_bad_file_is_covered():
-    assert {p.name for p in BAD.iterdir() if p.name != "README.md"} == set(DATA_FAULTS) | set(CONFIG_FAULTS)
+    covered = set(DATA_FAULTS) | set(NO_SCHEMA_FAULTS) | set(CONFIG_FAULTS)
+    assert {p.name for p in BAD.iterdir() if p.name != "README.md"} == covered
 
 
-@pytest.mark.parametrize("name", sorted(DATA_FAULTS))
+@pytest.mark.parametrize("name", sorted(DATA_FAULTS) + sorted(NO_SCHEMA_FAULTS))
 def test_bad_data_file(name, capsys):
-    line, fault = DATA_FAULTS[name]
-    assert cli(["validate", str(BAD / name), *SCHEMA]) == 2
+    line, fault = DATA_FAULTS.get(name) or NO_SCHEMA_FAULTS[name]
+    schema = [] if name in NO_SCHEMA_FAULTS else SCHEMA
+    assert cli(["validate", str(BAD / name), *schema]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     err = captured.err.rstrip("\n")
@@ -123,3 +132,52 @@ def test_direction_marks_in_text_do_not_split_words():
     words = split_words(article["text"], PreprocessingConfig())
     assert [words.mapped.text[a:b] for a, b in words.spans] == ["أعلنت", "وزارة", "الصحة", "في", "دمشق"]
     assert word_tags(words, article["entities"]) == ["O", "B-ORG", "I-ORG", "O", "B-LOC"]
+
+
+def sample_run(out, packages, *extra):
+    return [
+        "--config",
+        str(ROOT / "configs" / "ner-sample.yaml"),
+        "--output_dir",
+        str(out),
+        "--package_dir",
+        str(packages),
+        *extra,
+    ]
+
+
+def test_overwrite_never_deletes_what_no_run_wrote(capsys, tmp_path):
+    # The training data lives in the output folder: --overwrite_output_dir must not delete it.
+    out = tmp_path / "v"
+    out.mkdir()
+    (out / "train.jsonl").write_bytes((ROOT / "data" / "sample" / "train.jsonl").read_bytes())
+    args = sample_run(
+        out, tmp_path / "models", "--train_file", str(out / "train.jsonl"), "--overwrite_output_dir", "true"
+    )
+    assert run_user_command(train, [*args, "--model_name_or_path", "/nope"]) == 2
+    err = capsys.readouterr().err
+    assert "holds files a training run does not write (train.jsonl)" in err and len(err.splitlines()) == 1
+    assert [p.name for p in out.iterdir()] == ["train.jsonl"]
+
+
+def test_overwrite_keeps_the_previous_run_until_the_new_one_can_start(capsys, tmp_path):
+    # A previous run's folder (only what runs write) and a base model that does not load: nothing moves.
+    out = tmp_path / "run"
+    (out / "checkpoint-4").mkdir(parents=True)
+    (out / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    (out / "run_config.json").write_text("{}")
+    args = sample_run(out, tmp_path / "models", "--overwrite_output_dir", "true", "--model_name_or_path", "/nope")
+    assert run_user_command(train, args) == 2
+    assert "'/nope' is not a local folder" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-4", "run_config.json"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unwritable_destinations_are_found_before_training(capsys, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    for key in ("package_dir", "output_dir"):
+        args = sample_run(tmp_path / "run", tmp_path / "models", f"--{key}", str(tmp_path / "file" / "sub"))
+        assert run_user_command(train, [*args, "--model_name_or_path", "/nope"]) == 2
+        assert (
+            f"{key} {tmp_path / 'file' / 'sub'}: {tmp_path / 'file'} is a file, not a folder" in capsys.readouterr().err
+        )

@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,28 @@ def test_null_in_the_file_and_on_the_command_line(tmp_path):
         parse_config(["--config", path, "--learning_rate", "null"])
     with pytest.raises(ConfigError, match="run.yaml:1: learning_rate cannot be null"):
         parse_config(["--config", write(tmp_path, "learning_rate: null\n")])
+
+
+def test_alias_bombs_and_deep_nesting_are_refused_quickly(tmp_path):
+    # "Billion laughs" under known keys: 606 bytes that expand to 9^9 labels. Refused before expansion.
+    lines = ['x: &a0 ["LOC","LOC","LOC","LOC","LOC","LOC","LOC","LOC","LOC"]']
+    lines += [f"y{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 8)]
+    bomb = "train_file: a.jsonl\n" + "\n".join(lines) + "\nentity_labels: [" + ", ".join(["*a7"] * 9) + "]\n"
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="run.yaml: the config expands to more than 100,000 values: YAML aliases"):
+        parse_config(["--config", write(tmp_path, bomb)])
+    with pytest.raises(ConfigError, match="run.yaml: values nested too deeply to read"):
+        parse_config(["--config", write(tmp_path, "entity_labels: " + "[" * 20000 + "]" * 20000 + "\n")])
+    assert time.perf_counter() - started < 10
+    # Aliases that stay small are fine.
+    _, data_args, _, _, _ = parse_config(["--config", write(tmp_path, "train_file: &f a.jsonl\ntest_file: *f\n")])
+    assert data_args.test_file == "a.jsonl"
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3", "nan", "inf"])
+def test_a_run_that_would_train_nothing_is_refused(tmp_path, epochs):
+    path = write(tmp_path, "train_file: a.jsonl\n")
+    with pytest.raises(ConfigError, match=f"num_train_epochs must be a positive number .*found {epochs}"):
+        parse_config(["--config", path, "--num_train_epochs", epochs])
+    _, _, _, training_args, _ = parse_config(["--config", path, "--num_train_epochs", epochs, "--max_steps", "5"])
+    assert training_args.max_steps == 5

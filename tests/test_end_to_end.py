@@ -1,6 +1,8 @@
 """Train a few steps -> evaluate -> package -> load with plain transformers -> NerTagger -> CLI."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, SAMPLE, train_args
@@ -141,11 +143,38 @@ def test_training_refuses_to_clobber_a_run(trained, tiny_model_dir):
         )
 
 
-def test_unreachable_base_model_says_how_to_fix_it():
+def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):
+    import socket
+    import time
+
+    from huggingface_hub import constants
+
+    started = time.perf_counter()
+    # HF_HUB_OFFLINE (set for the tests): the cache is asked, nothing else.
     with pytest.raises(
-        FileNotFoundError, match=r"'aubmindlab/bert-base-arabertv02'.*--model_name_or_path DIR.*akhbar tiny-model"
+        FileNotFoundError,
+        match=r"'aubmindlab/bert-base-arabertv02': it is not a local folder and HF_HUB_OFFLINE is set and it is not "
+        r"in the local hub cache.*--model_name_or_path DIR.*akhbar tiny-model",
     ):
-        load_base(ModelArguments(), bio_labels(SCHEMA))
+        load_base(ModelArguments(), bio_labels(SCHEMA), 256)
+    # A path that does not exist is no hub id either: certain at once.
+    with pytest.raises(FileNotFoundError, match=r"'/nope/model' is not a local folder .* and not a hub repository id"):
+        load_base(ModelArguments(model_name_or_path="/nope/model"), bio_labels(SCHEMA), 256)
+    # Online, but the hub's name does not resolve: no retries.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(FileNotFoundError, match=r"hub \(huggingface.co\) cannot be reached: .*HF_HUB_OFFLINE=1"):
+        load_base(ModelArguments(), bio_labels(SCHEMA), 256)
+    assert time.perf_counter() - started < 10
+
+
+def test_max_length_beyond_the_position_embeddings_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match=r"max_length 100000 is longer than .* can read \(\d+ tokens"):
+        load_base(ModelArguments(model_name_or_path=str(tiny_model_dir)), bio_labels(SCHEMA), 100000)
 
 
 def test_cli_user_errors_are_one_line_and_exit_2(trained, capsys, tmp_path):
@@ -261,6 +290,120 @@ def test_corrupted_packages_are_refused(trained, tmp_path, tamper, fault):
     tamper(copy)
     with pytest.raises(ValueError, match=fault):
         NerTagger.from_pretrained(copy)
+
+
+def rehash(folder):
+    """Rewrite a package's manifest over its current files (what someone who edits a package could do)."""
+    from akhbar.manifest import write_manifest
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    write_manifest(folder, {k: v for k, v in manifest.items() if k not in ("format", "files")})
+
+
+def edit_json(path, **changes):
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def edit_manifest(folder, change):
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    change(manifest["files"])
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def fifo(folder):
+    import os
+
+    os.mkfifo(folder / "pipe")
+
+
+def shrink_labels(folder):
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["id2label"] = {"0": "O", "1": "B-LOC", "2": "I-LOC"}
+    config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+
+
+def outside_entry(files):
+    from akhbar.manifest import sha256
+
+    files["/etc/hostname"] = {"sha256": sha256(Path("/etc/hostname")), "bytes": Path("/etc/hostname").stat().st_size}
+
+
+# Packages broken in ways the manifest alone does not show (re-hashed after the edit) or that attack it.
+HOSTILE = {
+    "entry-outside": (lambda d: edit_manifest(d, outside_entry), r"entry '/etc/hostname' is not a path inside"),
+    "entry-parent": (
+        lambda d: edit_manifest(d, lambda f: f.update({"../x": f["config.json"]})),
+        r"entry '\.\./x' is not a path inside the package",
+    ),
+    "entry-malformed": (
+        lambda d: edit_manifest(d, lambda f: f.update({"config.json": "x"})),
+        r"entry 'config.json' must map to",
+    ),
+    "symlink-to-device": (lambda d: d.joinpath("zero").symlink_to("/dev/zero"), r"zero: a symbolic link to something"),
+    "fifo": (fifo, r"pipe: not a regular file"),
+    "pickle-upper-case": (lambda d: d.joinpath("PYTORCH_MODEL.BIN").write_bytes(b"x"), r"pickle files \['PYTORCH"),
+    "pickle-npy": (lambda d: d.joinpath("weights.npy").write_bytes(b"x"), r"pickle files \['weights.npy'\]"),
+    "manifest-not-utf8": (lambda d: d.joinpath("manifest.json").write_bytes(b"{\xff}"), r"not UTF-8"),
+    "manifest-nested": (
+        lambda d: d.joinpath("manifest.json").write_text("[" * 100000 + "]" * 100000),
+        r"unreadable manifest \(RecursionError",
+    ),
+    "truncated-weights-rehashed": (
+        lambda d: (
+            d.joinpath("model.safetensors").write_bytes(d.joinpath("model.safetensors").read_bytes()[:-64]),
+            rehash(d),
+        ),
+        r"pkg: the model does not load: ",
+    ),
+    "no-weights-rehashed": (
+        lambda d: (d.joinpath("model.safetensors").unlink(), rehash(d)),
+        r"pkg: the model does not load: ",
+    ),
+    "id2label-rehashed": (lambda d: (shrink_labels(d), rehash(d)), r"pkg: the model does not load|does not match"),
+    "max-length-string": (
+        lambda d: (edit_json(d / "akhbar.json", max_length="256"), rehash(d)),
+        r"max_length must be an integer of at least 8, found '256'",
+    ),
+    "max-length-too-long": (
+        lambda d: (edit_json(d / "akhbar.json", max_length=100000, stride=16), rehash(d)),
+        r"max_length 100000 is longer than its encoder can read",
+    ),
+    "garbage-tokenizer-rehashed": (
+        lambda d: (d.joinpath("tokenizer.json").write_text('{"nonsense": 1}'), rehash(d)),
+        r"pkg: the tokenizer does not load: ",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_or_broken_packages_give_one_line(trained, tmp_path, capsys, name):
+    import shutil
+
+    tamper, fault = HOSTILE[name]
+    copy = tmp_path / "pkg"
+    shutil.copytree(trained / "models" / "ner-sample", copy)
+    tamper(copy)
+    with pytest.raises(ValueError, match=fault):
+        NerTagger.from_pretrained(copy)
+    text = tmp_path / "in.txt"
+    text.write_text("زار الوزير بيروت\n", encoding="utf-8")
+    assert cli(["predict", "--model", str(copy), str(text)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and re.search(fault, err), err
+
+
+def test_evaluate_refuses_to_write_into_a_package(trained, capsys):
+    package = trained / "models" / "ner-sample"
+    for out in (package, package / "eval"):
+        assert (
+            cli(["evaluate", "--model", str(package), "--data", str(SAMPLE / "test.jsonl"), "--output", str(out)]) == 2
+        )
+        assert "inside the package" in capsys.readouterr().err
+    assert NerTagger.from_pretrained(package)  # still verifies
 
 
 def test_interrupted_packaging_leaves_no_package(trained, tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import datasets
 
-from .labels import tags_to_spans
+from .labels import label_fault, tags_to_spans
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,9 @@ def validate_article(record: object, path: str | Path, line: int, entity_labels:
             )
         if entity_labels is not None and label not in entity_labels:
             raise fail(f"entities[{i}] label {label!r} is not in the schema {list(entity_labels)}")
+        fault = label_fault(label)
+        if fault:
+            raise fail(f"entities[{i}] label {label!r} {fault}")
         if "text" in ent and ent["text"] != text[start:end]:
             raise fail(
                 f"entities[{i}] says text {ent['text']!r} but [{start}, {end}) is {text[start:end]!r}"
@@ -246,6 +249,8 @@ def _iter_conll(
                 fault = f"tag {tag!r} is not O, B-TYPE or I-TYPE"
             elif m.group(2) and entity_labels is not None and m.group(2) not in entity_labels:
                 fault = f"tag {tag!r}: entity type {m.group(2)!r} is not in the schema {list(entity_labels)}"
+            elif m.group(2) and (label := label_fault(m.group(2))):
+                fault = f"tag {tag!r}: label {m.group(2)!r} {label}"
         if fault:
             error = AnnotationError(path, number, fault)
             if not skip_invalid:

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+# A bad file, record, config or path. OSError subclasses that only a path the user gave can cause are
+# user errors too (their message names the path).
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def run_user_command(func: Callable, *args) -> int:
@@ -63,15 +65,21 @@ def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate, headline, read_for, write
     from .inference import EventClassifier, NerTagger, load_package
 
-    # Verify the package once, then validate the data against its schema before loading the weights.
+    # Verify the package once, then check where the report goes and validate the data against the package's
+    # schema, all before loading the weights.
     directory, settings = load_package(args.model)
+    # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
+    out = Path(args.output) if args.output else Path("eval") / f"{Path(args.model).name}-{Path(args.data).stem}"
+    if out.resolve().is_relative_to(directory.resolve()):
+        raise ValueError(
+            f"--output {out} is inside the package {directory}; a package is immutable (its manifest hashes every "
+            "file): write the report elsewhere"
+        )
     articles, load = read_for(settings, args.data, skip_invalid=args.skip_invalid)
     loader = EventClassifier if settings.task == "events" else NerTagger
     predictor = loader.from_verified(directory, settings, device=args.device, **_run_options(args))
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
-    # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
-    out = Path(args.output) if args.output else Path("eval") / f"{Path(args.model).name}-{Path(args.data).stem}"
     write(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
     print(f"{headline(report)}  ({len(articles)} articles) -> {out / 'eval_report.md'}")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from .labels import label_fault
 from .preprocessing import PreprocessingConfig
 
 DEFAULT_CONFIG = "configs/ner-sample.yaml"
@@ -128,7 +129,9 @@ class DataArguments:
         if not 0.0 <= self.validation_split < 1.0 or math.isnan(self.validation_split):
             raise ConfigError(f"validation_split must be in [0, 1), found {self.validation_split}")
         if self.entity_labels is not None:
-            bad = [label for label in self.entity_labels if not label or label[:2] in ("B-", "I-") or " " in label]
+            if not self.entity_labels:
+                raise ConfigError("entity_labels is empty: give the entity types, e.g. [PERS, LOC, ORG, MISC]")
+            bad = [label for label in self.entity_labels if label_fault(label)]
             if bad or len(set(self.entity_labels)) != len(self.entity_labels):
                 raise ConfigError(
                     f"entity_labels must be distinct plain types such as PERS LOC, found {self.entity_labels}"
@@ -205,19 +208,60 @@ def _nullable_keys() -> set[str]:
     return keys
 
 
+MAX_CONFIG_CHARS = 1_000_000
+MAX_CONFIG_VALUES = 100_000
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the YAML document holds once aliases are expanded (stops counting past the limit).
+
+    An alias is the node it names, shared: a few lines of anchors that each repeat the previous one ten
+    times ("billion laughs") expand to billions of values when the config is turned into arguments. The
+    composed document is a graph of shared nodes, so the expanded size is counted over that graph, children
+    before parents, without expanding anything.
+    """
+    size: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in size:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            size[id(node)] = 1
+            continue
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if children_done:
+            size[id(node)] = min(1 + sum(size[id(c)] for c in children), MAX_CONFIG_VALUES + 1)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+    return size[id(root)]
+
+
 def _yaml_items(path: Path) -> list[tuple[str, object, int]]:
     """``(key, value, line)`` for each top-level key of a YAML mapping."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ConfigError(
+            f"{path}: {len(text):,} characters; a config is a short list of keys (at most {MAX_CONFIG_CHARS:,})"
+        )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node) > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{path}: the config expands to more than {MAX_CONFIG_VALUES:,} values: YAML aliases (*name) "
+                "repeat what they point to; write the values out"
+            )
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply to read; a config is a flat list of keys") from None
     if data is None:
         return []
     if not isinstance(data, dict):
@@ -324,6 +368,12 @@ def parse_config(argv: list[str] | None = None):
         for args in parsed:
             if hasattr(args, key):
                 setattr(args, key, None)
+    epochs = training_args.num_train_epochs
+    if training_args.max_steps <= 0 and not (math.isfinite(epochs) and epochs > 0):
+        raise ConfigError(
+            f"{config_path}: num_train_epochs must be a positive number (or set max_steps), found {epochs}: the run "
+            "would train nothing and package random weights"
+        )
     if training_args.metric_for_best_model == "auto":
         training_args.metric_for_best_model = {"ner": "strict_f1", "events": "macro_f1"}[model_args.task]
     if model_args.model_name is None:

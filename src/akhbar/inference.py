@@ -24,11 +24,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from .events import decide, pool_logits, probabilities
-from .labels import tags_to_spans
+from .labels import bio_labels, tags_to_spans
 from .manifest import verify_manifest
 from .preprocessing import Words, split_words
 from .settings import PackageSettings
@@ -108,6 +109,11 @@ class OnnxModel:
             feed[name] = torch.as_tensor(value).cpu().numpy().astype(np.int64, copy=False)
         (logits,) = self.session.run(["logits"], feed)
         return SimpleNamespace(logits=torch.from_numpy(logits))
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else 'no detail'}"
 
 
 def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
@@ -225,6 +231,22 @@ class TaggedText:
         return out
 
 
+def encoder_max_length(config, tokenizer) -> int | None:
+    """Tokens per window the encoder can read: its position embeddings, or less if its tokenizer says so.
+
+    RoBERTa-style encoders number positions from ``padding_idx + 1`` (514 embeddings, 512 usable); their
+    tokenizers' ``model_max_length`` gives the usable figure, hence the minimum of both.
+    """
+    limits = []
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions)
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared < 1_000_000:  # unset is a huge sentinel (VERY_LARGE_INTEGER)
+        limits.append(declared)
+    return min(limits) if limits else None
+
+
 CPU_BATCH_TOKENS = {"torch": 2048, "onnx": 1024}  # backend -> padded tokens per forward pass on CPU
 
 
@@ -294,6 +316,12 @@ class _PackagedModel:
             # bfloat16 weights (what from_pretrained(dtype=torch.bfloat16) loads), not autocast: no float32 <->
             # bfloat16 casts between layers: 1.3-1.7x faster than autocast on an AMX CPU (bench/precision_forward.py).
             self.model = model.to(device=self.device, dtype=PRECISIONS[precision]).eval()
+        limit = encoder_max_length(model.config, tokenizer)
+        if limit is not None and settings.max_length > limit:
+            raise ValueError(
+                f"the package's max_length {settings.max_length} is longer than its encoder can read ({limit} "
+                "tokens: its position embeddings); re-train it with max_length <= the limit"
+            )
         self.precision = precision
         self.tokenizer = tokenizer
         self.settings = settings
@@ -357,8 +385,25 @@ class _PackagedModel:
         if check_backend(backend) == "onnx":
             model = OnnxModel.from_package(directory, onnx_file)
         else:
-            model = cls.model_class.from_pretrained(directory, use_safetensors=True, dtype=PRECISIONS.get(precision))
-        tokenizer = AutoTokenizer.from_pretrained(directory)
+            # The manifest says the files are the ones packaged, not that they load: a package re-hashed over a
+            # truncated or edited file fails here, as one error naming the folder.
+            try:
+                model = cls.model_class.from_pretrained(
+                    directory, use_safetensors=True, dtype=PRECISIONS.get(precision)
+                )
+            except (OSError, RuntimeError, ValueError, SafetensorError) as err:
+                raise ValueError(f"{directory}: the model does not load: {_first_line(err)}") from None
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(directory)
+        except Exception as err:  # a malformed tokenizer.json raises the tokenizers library's plain Exception
+            raise ValueError(f"{directory}: the tokenizer does not load: {_first_line(err)}") from None
+        expected = cls.expected_labels(settings)
+        found = [model.config.id2label[i] for i in sorted(model.config.id2label)]
+        if found != expected:
+            raise ValueError(
+                f"{directory}: config.json's id2label {found} does not match the labels akhbar.json implies "
+                f"{expected}; the package is inconsistent"
+            )
         return cls(
             model,
             tokenizer,
@@ -375,6 +420,10 @@ class NerTagger(_PackagedModel):
 
     task = "ner"
     model_class = AutoModelForTokenClassification
+
+    @staticmethod
+    def expected_labels(settings: PackageSettings) -> list[str]:
+        return bio_labels(settings.entity_labels)
 
     def tag(
         self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None
@@ -429,6 +478,10 @@ class EventClassifier(_PackagedModel):
 
     task = "events"
     model_class = AutoModelForSequenceClassification
+
+    @staticmethod
+    def expected_labels(settings: PackageSettings) -> list[str]:
+        return list(settings.event_labels)
 
     def scores(
         self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None

@@ -5,6 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+def label_fault(label: str) -> str | None:
+    """Why ``label`` cannot be an entity type, or ``None``: types are plain names such as ``PERS``, ``LOC``.
+
+    A space, an empty name, ``O`` or a ``B-``/``I-`` prefix would become tags such as ``B-LOC ``, ``B-`` or
+    ``B-B-LOC`` in the model's schema.
+    """
+    if not label:
+        return "is empty"
+    if any(c.isspace() for c in label):
+        return "contains whitespace"
+    if label == "O" or label[:2] in ("B-", "I-"):
+        return "is a tag, not a type (write LOC, not B-LOC; O means no entity)"
+    return None
+
+
 def bio_labels(entity_labels: Sequence[str]) -> list[str]:
     """``["O", "B-X", "I-X", ...]`` in the order of ``entity_labels``: the model's id2label."""
     return ["O"] + [f"{prefix}-{label}" for label in entity_labels for prefix in ("B", "I")]

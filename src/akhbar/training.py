@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import re
 import shutil
@@ -42,6 +43,8 @@ from .event_training import (
     encode_event_split,
     tuned_thresholds,
 )
+from .hub import OFFLINE_HINT, hub_problem, offline
+from .inference import encoder_max_length
 from .labels import bio_labels
 from .metrics import headline, ner_scores
 from .model_card import HYPERPARAMETERS
@@ -74,13 +77,25 @@ def setup_logging(training_args: AkhbarTrainingArguments) -> None:
     transformers.utils.logging.set_verbosity(library_level)
 
 
-def load_base(model_args: ModelArguments, labels: Sequence[str], model_class=AutoModelForTokenClassification, **config):
+def load_base(
+    model_args: ModelArguments,
+    labels: Sequence[str],
+    max_length: int,
+    model_class=AutoModelForTokenClassification,
+    **config,
+):
     """The tokenizer and a classification model (``model_class``) with ``labels`` on top of the base encoder.
 
     Raises:
         FileNotFoundError: the model is neither a local folder nor reachable on the hub; says how to fix it.
+        ValueError: a slow tokenizer, or windows of ``max_length`` tokens longer than the encoder can read.
     """
     name = model_args.model_name_or_path
+    fetch = (
+        f"Download it where you have network (`hf download {name} --local-dir DIR`) and pass --model_name_or_path DIR"
+    )
+    if not Path(name).is_dir() and (problem := hub_problem(name)):
+        raise FileNotFoundError(f"cannot load the base model: {problem}. {fetch}; {OFFLINE_HINT}")
     id2label = dict(enumerate(labels))
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
@@ -90,14 +105,22 @@ def load_base(model_args: ModelArguments, labels: Sequence[str], model_class=Aut
     except OSError as err:
         if Path(name).is_dir():
             raise FileNotFoundError(f"{name}: not a loadable Hugging Face model folder ({err})") from None
+        where = (
+            "HF_HUB_OFFLINE is set and it is not in the local hub cache"
+            if offline()
+            else "the Hugging Face hub could not be reached or has no such model"
+        )
         raise FileNotFoundError(
-            f"cannot load the base model {name!r}: it is not a local folder and the Hugging Face hub could not "
-            "be reached. Download it where you have network (`hf download " + name + " --local-dir DIR`) and "
-            "pass --model_name_or_path DIR; for an offline smoke run, `akhbar tiny-model models/tiny` builds a "
-            "tiny random BERT (useless for quality)."
+            f"cannot load the base model {name!r}: it is not a local folder and {where}. {fetch}; {OFFLINE_HINT}"
         ) from None
     if not tokenizer.is_fast:
         raise ValueError(f"{name}: akhbar needs a fast tokenizer (offset mapping); this model only has a slow one")
+    limit = encoder_max_length(model.config, tokenizer)
+    if limit is not None and max_length > limit:
+        raise ValueError(
+            f"max_length {max_length} is longer than {name} can read ({limit} tokens: its position embeddings); "
+            f"set max_length to at most {limit} (long articles are read in overlapping windows either way)"
+        )
     if model_args.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     return tokenizer, model
@@ -327,29 +350,107 @@ def last_complete_checkpoint(out: Path) -> str | None:
     return None
 
 
-def prepare_output_dir(training_args: AkhbarTrainingArguments) -> str | None:
-    """Refuse to clobber a run folder; resolve ``resume_from_checkpoint: last``.
+# What a training run writes into its output_dir (the Trainer's checkpoints, model, tokenizer and state files,
+# akhbar's settings and record). With overwrite_output_dir a folder holding only these is replaced; a folder
+# holding anything else is refused, so a run never deletes what no run wrote (data files, notes, ...).
+RUN_FOLDERS = re.compile(r"checkpoint-\d+|runs")
+RUN_FILES = re.compile(
+    r"model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json|config\.json|generation_config\.json|"
+    r"tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|added_tokens\.json|chat_template\.jinja|"
+    r"vocab\.txt|vocab\.json|merges\.txt|sentencepiece\.bpe\.model|spiece\.model|"
+    r"training_args\.bin|trainer_state\.json|(train|eval|test|all)_results\.json|akhbar\.json|run_config\.json"
+)
 
-    Returns:
-        The checkpoint to resume from, or ``None``.
+
+def foreign_entries(out: Path) -> list[str]:
+    """Entries of ``out`` that no training run writes (so an overwrite must not delete them)."""
+    return sorted(
+        p.name
+        for p in out.iterdir()
+        if not (RUN_FOLDERS.fullmatch(p.name) and p.is_dir() or RUN_FILES.fullmatch(p.name) and p.is_file())
+    )
+
+
+@dataclass
+class OutputDir:
+    """Where the run writes, whether it resumes, and the previous run it replaces (moved aside when training
+    starts, deleted only when the new run has been packaged)."""
+
+    path: Path
+    resume: str | None = None
+    replaces: bool = False
+    aside: Path | None = None
+
+    def make_room(self, is_main: bool) -> None:
+        """Move the previous run aside (called after everything that can fail on user input has been checked)."""
+        if not self.replaces:
+            return
+        self.aside = self.path.with_name(f".{self.path.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+        if is_main:
+            os.replace(self.path, self.aside)
+            logger.info("moved the previous run in %s aside to %s until this run is packaged", self.path, self.aside)
+
+    def finish(self, is_main: bool) -> None:
+        """The new run is complete: delete the previous one."""
+        if self.aside is not None and is_main and self.aside.exists():
+            shutil.rmtree(self.aside)
+
+
+def check_writable(folder: Path, key: str) -> None:
+    """Refuse, before training, a destination that cannot be created or written (found after training otherwise).
+
+    Raises:
+        FileExistsError: part of the path is a file.
+        PermissionError: the nearest existing folder is not writable.
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FileExistsError(f"{key} {folder}: {existing} is a file, not a folder; choose another --{key}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"{key} {folder}: {existing} is not writable; choose another --{key}")
+
+
+def prepare_output_dir(training_args: AkhbarTrainingArguments) -> OutputDir:
+    """Check ``output_dir`` before anything is loaded: refuse to clobber, resolve ``resume_from_checkpoint``.
+
+    Nothing on disk changes here. With ``overwrite_output_dir`` a previous run's folder is moved aside when
+    training starts (:meth:`OutputDir.make_room`) and deleted after packaging; if the new run fails, the old
+    one is still there under ``.<name>.previous-<time>``.
+
+    Raises:
+        FileNotFoundError: ``resume_from_checkpoint`` names nothing to resume from.
+        FileExistsError: ``output_dir`` is not empty and may not be replaced, or holds files no run writes.
     """
     out = Path(training_args.output_dir)
     resume = training_args.resume_from_checkpoint
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"output_dir {out} is a file, not a folder; choose another --output_dir")
     if resume in ("last", "true", "True"):
         resume = last_complete_checkpoint(out)
         if resume is None:
             raise FileNotFoundError(f"resume_from_checkpoint=last, but {out} holds no complete checkpoint-* folder")
     elif resume and not Path(resume).is_dir():
         raise FileNotFoundError(f"resume_from_checkpoint: {resume} is not a checkpoint folder")
-    if resume is None and out.is_dir() and any(out.iterdir()):
-        if not training_args.overwrite_output_dir:
-            raise FileExistsError(
-                f"output_dir {out} exists and is not empty; pass --overwrite_output_dir true to replace it or "
-                "--resume_from_checkpoint last to continue its run"
-            )
-        if training_args.process_index == 0:
-            shutil.rmtree(out)
-    return resume
+    if resume is not None:
+        logger.info("resuming from %s", resume)
+        return OutputDir(out, resume=resume)
+    if not (out.is_dir() and any(out.iterdir())):
+        return OutputDir(out)
+    if not training_args.overwrite_output_dir:
+        raise FileExistsError(
+            f"output_dir {out} exists and is not empty; pass --overwrite_output_dir true to replace it or "
+            "--resume_from_checkpoint last to continue its run"
+        )
+    foreign = foreign_entries(out)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"output_dir {out} holds files a training run does not write ({shown}); --overwrite_output_dir "
+            "replaces only a previous run, so move them out or choose another --output_dir"
+        )
+    return OutputDir(out, replaces=True)
 
 
 def run_record(model_args, data_args, training_args, splits: dict[str, Split], config_path: Path) -> dict:
@@ -483,6 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     preprocessing = prep_args.to_config()
     package_dest = Path(model_args.package_dir) / model_args.model_name
     check_destination(package_dest, training_args.overwrite_output_dir)
+    check_writable(package_dest.parent, "package_dir")
     # push_to_hub uploads the packaged folder at the end, not the Trainer's raw checkpoints.
     push_repo = training_args.hub_model_id if training_args.push_to_hub else None
     if training_args.push_to_hub and not push_repo:
@@ -490,13 +592,16 @@ def main(argv: list[str] | None = None) -> None:
     training_args.push_to_hub = False
     # All data is read and validated before anything on disk changes: a bad record leaves no trace.
     splits, schema = load_splits(data_args, training_args.seed, model_args.task)
-    resume = prepare_output_dir(training_args)
+    output = prepare_output_dir(training_args)
+    check_writable(output.path, "output_dir")
     set_seed(training_args.seed)
     if model_args.task == "ner":
-        tokenizer, model = load_base(model_args, bio_labels(schema))
+        tokenizer, model = load_base(model_args, bio_labels(schema), data_args.max_length)
     else:
         problem = "multi_label_classification" if data_args.multi_label else "single_label_classification"
-        tokenizer, model = load_base(model_args, schema, AutoModelForSequenceClassification, problem_type=problem)
+        tokenizer, model = load_base(
+            model_args, schema, data_args.max_length, AutoModelForSequenceClassification, problem_type=problem
+        )
     if "validation" not in splits:
         logger.warning(
             "no validation data: the last checkpoint is packaged (no best-model selection, no early stopping%s)",
@@ -510,8 +615,11 @@ def main(argv: list[str] | None = None) -> None:
     trainer, task_settings = build_trainer(
         model_args, data_args, training_args, splits, schema, tokenizer, model, preprocessing, callbacks
     )
+    # Everything that user input can break has been checked: the previous run (if replaced) goes aside now.
+    output.make_room(trainer.is_world_process_zero())
+    trainer.accelerator.wait_for_everyone()
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume)
+    result = trainer.train(resume_from_checkpoint=output.resume)
     train_runtime = time.perf_counter() - started
     trainer.save_model()  # the best checkpoint when load_best_model_at_end
     trainer.save_metrics("train", result.metrics)
@@ -556,4 +664,5 @@ def main(argv: list[str] | None = None) -> None:
             show_progress=not training_args.disable_tqdm,
         )
         logger.info("packaged model: %s (training %.0f s; report: %s)", dest, train_runtime, dest / "eval_report.md")
+    output.finish(trainer.is_world_process_zero())
     trainer.accelerator.wait_for_everyone()

@@ -1,0 +1,52 @@
+"""Where a model name leads: a local folder, or a Hugging Face hub repository.
+
+The hub client retries a failed request five times with back-off, for each file it asks for, so a model
+name that can never load (a mistyped path, no network at all) used to cost about 50 s of retry warnings
+before the error. :func:`hub_problem` answers at once the cases whose outcome is certain; the others are
+left to the hub client (users have the hub, and a slow network is not an absent one).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+OFFLINE_HINT = (
+    "for an offline smoke run, `akhbar tiny-model models/tiny` builds a tiny random BERT (useless for quality)"
+)
+
+
+def hub_problem(name: str) -> str | None:
+    """Why ``name`` (not a local folder) certainly cannot be loaded from the hub, or ``None`` if it may.
+
+    Certain: the name is not a valid repository id (so it was meant as a path, and the path does not
+    exist), ``HF_HUB_OFFLINE`` is set and the files are not in the local cache (the caller finds out), or the
+    hub's host name does not resolve (no network or no DNS).
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return f"{name!r} is not a local folder ({Path(name).resolve()} does not exist) and not a hub repository id"
+    if constants.HF_HUB_OFFLINE:
+        return None  # the hub client looks in its cache only, and fails at once if the files are not there
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as err:
+        return (
+            f"{name!r} is not a local folder, and the Hugging Face hub ({host}) cannot be reached: its name does not "
+            f"resolve ({err.strerror or err}); without network, set HF_HUB_OFFLINE=1 and point at a local folder"
+        )
+    return None
+
+
+def offline() -> bool:
+    """Whether the hub client is told not to use the network (``HF_HUB_OFFLINE``)."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
