@@ -143,6 +143,27 @@ def test_training_refuses_to_clobber_a_run(trained, tiny_model_dir):
         )
 
 
+def test_overwrite_replaces_a_previous_run_and_leaves_nothing_aside(tiny_model_dir, tmp_path):
+    first = train_args(
+        "ner-sample.yaml",
+        tiny_model_dir,
+        tmp_path,
+        max_steps=4,
+        save_steps=2,
+        eval_steps=2,
+        eval_strategy="steps",
+        save_strategy="steps",
+    )
+    train(first)
+    assert (tmp_path / "run" / "checkpoint-2").is_dir()
+    train([*train_args("ner-sample.yaml", tiny_model_dir, tmp_path, max_steps=3), "--overwrite_output_dir", "true"])
+    run = tmp_path / "run"
+    assert not (run / "checkpoint-2").exists() and (run / "run_config.json").is_file()
+    assert json.loads((run / "trainer_state.json").read_text(encoding="utf-8"))["global_step"] == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert NerTagger.from_pretrained(tmp_path / "models" / "ner-sample")
+
+
 def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):
     import socket
     import time
