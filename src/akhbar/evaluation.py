@@ -7,7 +7,7 @@ from pathlib import Path
 from .articles import LoadReport, read_articles
 from .event_report import evaluate_events, write_event_report
 from .events import check_events
-from .report import evaluate_ner, write_report
+from .report import evaluate_ner, pct, write_report
 from .settings import PackageSettings
 
 
@@ -40,8 +40,8 @@ def write(report: dict, directory: str | Path, title: str) -> None:
 
 
 def headline(report: dict) -> str:
-    """One line for logs and the CLI."""
+    """One line for logs and the CLI (percentages, as in the Markdown report)."""
     if report["task"] == "events":
         macro, micro = report["macro"]["f1"], report["micro"]["f1"]
-        return f"macro F1 {macro:.4f}  micro F1 {micro:.4f}  accuracy {report['accuracy']:.4f}"
-    return f"strict F1 {report['strict']['micro']['f1']:.4f}  lenient F1 {report['lenient']['micro']['f1']:.4f}"
+        return f"macro F1 {pct(macro)}  micro F1 {pct(micro)}  accuracy {pct(report['accuracy'])}"
+    return f"strict F1 {pct(report['strict']['micro']['f1'])}  lenient F1 {pct(report['lenient']['micro']['f1'])}"

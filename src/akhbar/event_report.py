@@ -23,7 +23,7 @@ from sklearn.metrics import (
 )
 
 from .events import decide
-from .report import CONFUSION_PNG, REPORT_JSON, REPORT_MD, plot_confusion
+from .report import CONFUSION_PNG, REPORT_JSON, REPORT_MD, pct, plot_confusion
 
 
 def classification_scores(
@@ -124,21 +124,17 @@ def evaluate_events(
     }
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
 def score_table(report: dict) -> str:
     rows = ["| label | precision | recall | F1 | support | avg. precision |", "|---|---:|---:|---:|---:|---:|"]
     for label, s in report["per_label"].items():
         ap = report["precision_recall"].get(label, {}).get("average_precision")
         rows.append(
-            f"| {label} | {_pct(s['precision'])} | {_pct(s['recall'])} | {_pct(s['f1'])} | {s['support']} | "
-            f"{'—' if ap is None else _pct(ap)} |"
+            f"| {label} | {pct(s['precision'])} | {pct(s['recall'])} | {pct(s['f1'])} | {s['support']} | "
+            f"{'—' if ap is None else pct(ap)} |"
         )
     for average in ("micro", "macro"):
         s = report[average]
-        rows.append(f"| **{average}** | {_pct(s['precision'])} | {_pct(s['recall'])} | {_pct(s['f1'])} | | |")
+        rows.append(f"| **{average}** | {pct(s['precision'])} | {pct(s['recall'])} | {pct(s['f1'])} | | |")
     return "\n".join(rows)
 
 
@@ -157,11 +153,11 @@ def write_event_report(report: dict, directory: str | Path, title: str) -> None:
         f"Data: `{report['data']['name']}`: {report['data']['articles']} articles; {report['mode']} "
         f"({report['pooling']} pooling over windows).",
         "",
-        f"**Macro F1: {_pct(report['macro']['f1'])}** · micro F1: {_pct(report['micro']['f1'])} · "
+        f"**Macro F1: {pct(report['macro']['f1'])}** · micro F1: {pct(report['micro']['f1'])} · "
         + (
-            f"subset accuracy: {_pct(report['subset_accuracy'])}"
+            f"subset accuracy: {pct(report['subset_accuracy'])}"
             if "subset_accuracy" in report
-            else f"accuracy: {_pct(report['accuracy'])}"
+            else f"accuracy: {pct(report['accuracy'])}"
         ),
         "",
         score_table(report),

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from .event_report import score_table as event_score_table
-from .report import REPORT_MD, score_table
+from .report import REPORT_MD, lenient_note, pct, score_table
 from .settings import PackageSettings
 
 HYPERPARAMETERS = (
@@ -80,7 +80,16 @@ def _front_matter(name: str, settings: PackageSettings, report: dict | None) -> 
                 ],
             }
         ]
-    return "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n"
+    units = "# metric values are fractions in [0, 1]; the tables below show percentages\n" if report else ""
+    return "---\n" + units + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n"
+
+
+def base_model_text(settings: PackageSettings) -> str:
+    """The base model as a reader can use it: a hub id, or a local folder's name (its path means nothing to
+    someone on another machine)."""
+    if Path(settings.base_model).exists() or settings.base_model.count("/") != 1:
+        return f"`{Path(settings.base_model).name}` (a local folder)"
+    return f"`{settings.base_model}`"
 
 
 def render_card(name: str, settings: PackageSettings, run: dict, report: dict | None) -> str:
@@ -120,7 +129,7 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
     if run.get("best_validation"):
         best = run["best_validation"]
         metric = best.get("metric_name", "strict_f1").replace("_", " ")
-        lines += [f"Best validation {metric} {100 * best['metric']:.1f} at step {best['step']}.", ""]
+        lines += [f"Best validation {metric} {pct(best['metric'])} at step {best['step']}.", ""]
     if run.get("train_runtime_s") is not None:
         lines += [f"Training took {run['train_runtime_s']:.0f} s ({run.get('device', 'unknown device')}).", ""]
     lines += [
@@ -156,7 +165,7 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
 def _ner_intro(name: str, settings: PackageSettings, report: dict | None) -> list[str]:
     lines = [
         f"Arabic named-entity recognition ({', '.join(settings.entity_labels)}) fine-tuned with "
-        f"akhbar from `{settings.base_model}`.",
+        f"akhbar from {base_model_text(settings)}.",
         "",
         "## How to load",
         "",
@@ -178,11 +187,12 @@ def _ner_intro(name: str, settings: PackageSettings, report: dict | None) -> lis
         return lines + ["Not evaluated: the run had no test or validation data.", ""]
     return lines + [
         f"On `{report['data']['name']}` ({report['data']['articles']} articles, {report['data']['gold_entities']} "
-        f"entities): **strict micro F1 {100 * report['strict']['micro']['f1']:.1f}**, lenient "
-        f"{100 * report['lenient']['micro']['f1']:.1f} (seqeval, entity level).",
+        f"entities): **strict micro F1 {pct(report['strict']['micro']['f1'])}**, lenient "
+        f"{pct(report['lenient']['micro']['f1'])} (seqeval, entity level; the YAML above has them as fractions).",
         "",
         score_table(report),
         "",
+        *([lenient_note(report), ""] if lenient_note(report) else []),
         f"Full report with confusion matrix and errors: [{REPORT_MD}]({REPORT_MD}).",
         "",
     ]
@@ -192,7 +202,7 @@ def _event_intro(name: str, settings: PackageSettings, report: dict | None) -> l
     mode = "multi-label, sigmoid with tuned thresholds" if settings.multi_label else "single-label, softmax"
     lines = [
         f"Arabic news event classification ({', '.join(settings.event_labels)}; {mode}) fine-tuned with akhbar "
-        f"from `{settings.base_model}`. Long articles are read as overlapping windows whose logits are "
+        f"from {base_model_text(settings)}. Long articles are read as overlapping windows whose logits are "
         f"{settings.pooling}-pooled.",
         "",
         "## How to load",
@@ -216,7 +226,8 @@ def _event_intro(name: str, settings: PackageSettings, report: dict | None) -> l
         lines += ["Thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in settings.thresholds.items()), ""]
     return lines + [
         f"On `{report['data']['name']}` ({report['data']['articles']} articles): **macro F1 "
-        f"{100 * report['macro']['f1']:.1f}**, micro F1 {100 * report['micro']['f1']:.1f}.",
+        f"{pct(report['macro']['f1'])}**, micro F1 {pct(report['micro']['f1'])} (the YAML above has them as "
+        "fractions).",
         "",
         event_score_table(report),
         "",

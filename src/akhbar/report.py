@@ -54,11 +54,13 @@ def evaluate_ner(
     stats = AlignmentStats()
     y_true, y_pred = [], []
     errors: list[dict] = []
+    lenient_only = 0
     for article, result in zip(articles, tagged):
         gold = word_tags(result.words, article["entities"], stats)
         y_true.append(gold)
         y_pred.append(result.tags)
         gold_set, pred_set = entity_sets(gold, strict=True), entity_sets(result.tags, strict=True)
+        lenient_only += len(entity_sets(result.tags, strict=False) - pred_set)
         spans = result.words.original_spans
         text = article["text"]
         for side, own, other in (("false negative", gold_set, pred_set), ("false positive", pred_set, gold_set)):
@@ -97,6 +99,7 @@ def evaluate_ner(
         },
         "strict": scores["strict"],
         "lenient": scores["lenient"],
+        "lenient_only_predictions": lenient_only,
         "confusion_matrix": {
             "labels": labels,
             "matrix": [[confusion[(t, p)] for p in labels] for t in labels],
@@ -130,8 +133,23 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
+def pct(x: float) -> str:
+    """A score for a person to read: a percentage with its sign (JSON, logs and the card's YAML keep
+    fractions in [0, 1], the unit of seqeval, scikit-learn and the Trainer)."""
+    return f"{100 * x:.1f}%"
+
+
+def lenient_note(report: dict) -> str | None:
+    """Why lenient F1 is below strict F1, when it is (readers expect lenient >= strict)."""
+    strict, lenient = report["strict"]["micro"]["f1"], report["lenient"]["micro"]["f1"]
+    if lenient >= strict:
+        return None
+    extra = report.get("lenient_only_predictions", 0)
+    return (
+        f"Lenient F1 is below strict here: the lenient (conlleval) reading counts {extra} predicted fragments "
+        "that strict IOB2 discards (an I- tag with no B- before it, or after another type) as entities, and most "
+        "of them are wrong, so lenient precision falls."
+    )
 
 
 def score_table(report: dict) -> str:
@@ -147,8 +165,8 @@ def score_table(report: dict) -> str:
         le = report["lenient"]["per_type"].get(key) if key not in ("micro", "macro") else report["lenient"][key]
         le = le or {"precision": 0.0, "recall": 0.0, "f1": 0.0}
         rows.append(
-            f"| {shown} | {_pct(s['precision'])} | {_pct(s['recall'])} | {_pct(s['f1'])} | {_pct(le['precision'])} "
-            f"| {_pct(le['recall'])} | {_pct(le['f1'])} | {s['support']} |"
+            f"| {shown} | {pct(s['precision'])} | {pct(s['recall'])} | {pct(s['f1'])} | {pct(le['precision'])} "
+            f"| {pct(le['recall'])} | {pct(le['f1'])} | {s['support']} |"
         )
     return "\n".join(rows)
 
@@ -162,12 +180,16 @@ def render_markdown(report: dict, title: str) -> str:
         f"Data: `{data['name']}`: {data['articles']} articles, {data['words']} words, {data['gold_entities']} gold "
         "entities.",
         "",
-        f"**Strict entity F1 (seqeval, IOB2): {_pct(report['strict']['micro']['f1'])}** · lenient F1: "
-        f"{_pct(report['lenient']['micro']['f1'])}",
+        f"**Strict entity F1 (seqeval, IOB2): {pct(report['strict']['micro']['f1'])}** · lenient F1: "
+        f"{pct(report['lenient']['micro']['f1'])}",
         "",
         score_table(report),
         "",
+        "Scores are percentages; `eval_report.json` has them as fractions.",
+        "",
     ]
+    if note := lenient_note(report):
+        lines += [note, ""]
     if data["spans_extended_to_whole_words"] or data["gold_entities_unrepresentable"]:
         lines += [
             f"Alignment: {data['spans_extended_to_whole_words']} gold spans started or ended inside a word and were "
