@@ -119,3 +119,29 @@ def test_a_run_that_would_train_nothing_is_refused(tmp_path, epochs):
         parse_config(["--config", path, "--num_train_epochs", epochs])
     _, _, _, training_args, _ = parse_config(["--config", path, "--num_train_epochs", epochs, "--max_steps", "5"])
     assert training_args.max_steps == 5
+
+
+def test_help_is_short_and_names_config(capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_config(["--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: train.py [--config FILE]") and "--help-all" in text
+    assert "--entity_labels" in text and "--early_stopping_patience" in text and "--save_total_limit" in text
+    assert len(text.splitlines()) < 80
+    with pytest.raises(SystemExit):
+        parse_config(["--help-all"])
+    assert "--gradient_accumulation_steps" in capsys.readouterr().out
+
+
+def test_command_line_type_errors_are_one_line(tmp_path, capsys):
+    from akhbar.cli import run_user_command
+    from akhbar.training import main as train
+
+    path = write(tmp_path, "train_file: a.jsonl\n")
+    assert run_user_command(train, ["--config", path, "--learning_rate", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: command line: argument --learning_rate/--learning-rate: invalid float value: 'abc'; "
+        "`python train.py --help` lists the keys\n"
+    )
