@@ -96,7 +96,13 @@ def _package(args: argparse.Namespace) -> None:
 def _export_onnx(args: argparse.Namespace) -> None:
     from .onnx_export import export_onnx
 
-    result = export_onnx(args.package, quantize=args.quantize, opset=args.opset, check=not args.no_check)
+    result = export_onnx(
+        args.package,
+        quantize=args.quantize,
+        opset=args.opset,
+        check=not args.no_check,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     package = Path(result["package"])
     for name, size in result["files"].items():
         line = f"wrote {package / name} ({size / 1e6:.1f} MB, opset {result['opset']})"
@@ -109,8 +115,20 @@ def _export_onnx(args: argparse.Namespace) -> None:
         print(line)
     if not result["parity"]:
         print("parity check skipped (--no-check)")
+    for name, figures in result["parity"].items():
+        if figures["argmax_agreement"] < INT8_AGREEMENT_WARNING:
+            print(
+                f"warning: {name} picks another label than PyTorch for {1 - figures['argmax_agreement']:.1%} of "
+                f"the check's {'tokens' if result['task'] == 'ner' else 'windows'}; measure what that costs on "
+                f"your data: akhbar evaluate --model {package} --data FILE --backend onnx --onnx_file "
+                f"{Path(name).name}",
+                file=sys.stderr,
+            )
     int8 = " (or --onnx_file model.int8.onnx)" if any(n.endswith(".int8.onnx") for n in result["files"]) else ""
     print(f"rewrote {package / 'manifest.json'}; load it with --backend onnx{int8}")
+
+
+INT8_AGREEMENT_WARNING = 0.99  # below this share of identical predictions, export-onnx warns
 
 
 def _run_options(args: argparse.Namespace) -> dict:

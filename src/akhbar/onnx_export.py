@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +221,7 @@ def export_onnx(
     opset: int | None = None,
     check: bool = True,
     texts: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Export a local package's model to ``<package>/onnx/`` and rewrite its manifest.
 
@@ -229,6 +230,8 @@ def export_onnx(
         quantize: ``"int8"`` also writes ``model.int8.onnx`` (dynamic quantization, QInt8 weights).
         opset: ONNX opset version; by default the exporter's own (the result says which was written).
         check: run the parity check on a few windows (``texts``, by default a built-in news text).
+        progress: called with a line before each step (export, quantization and parity take a minute or
+            more on a BERT-base model on CPU).
 
     Returns:
         ``{"package", "task", "inputs", "opset", "files": {"onnx/model.onnx": bytes, ...}, "windows",
@@ -269,9 +272,12 @@ def export_onnx(
     partial = Path(tempfile.mkdtemp(prefix=f".{package.name}.onnx-partial-", dir=package.parent))
     staging = partial / ONNX_DIR
     staging.mkdir()
+    say = progress or (lambda line: None)
     try:
+        say(f"exporting {package.name} to ONNX (float32; about a minute for a BERT-base model on CPU) ...")
         export_graph(model, names, staging / FP32_FILE, opset)
         if quantize == "int8":
+            say("quantizing to int8 ...")
             quantize_int8(staging / FP32_FILE, staging / INT8_FILE)
         import onnx
 
@@ -289,6 +295,7 @@ def export_onnx(
         if check:
             windows = check_windows(tokenizer, settings, texts)
             result["windows"] = len(windows)
+            say(f"checking parity with PyTorch on {len(windows)} windows ...")
             for name in names_written:
                 result["parity"][f"{ONNX_DIR}/{name}"] = parity(model, staging / name, tokenizer, windows)
             fp32 = result["parity"][f"{ONNX_DIR}/{FP32_FILE}"]
