@@ -144,15 +144,25 @@ class PreprocessingArguments:
         default="arabertv02",
         metadata={"help": "Normalization preset: 'arabertv02' (as AraBERT was pretrained) or 'none'."},
     )
-    remove_invisible: bool | None = field(default=None, metadata={"help": "Delete LRM/RLM/ALM, zero-width chars."})
-    html_unescape: bool | None = field(default=None, metadata={"help": "Decode HTML entities (&amp; …)."})
+    html_unescape: bool | None = field(default=None, metadata={"help": "Decode HTML entities (&amp; &amp …)."})
+    remove_invisible: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Delete LRM/RLM/ALM, zero-width chars, soft hyphens (akhbar addition: the reference makes them "
+            "spaces and splits the word)."
+        },
+    )
     strip_tashkeel: bool | None = field(default=None, metadata={"help": "Remove Arabic diacritics."})
     strip_tatweel: bool | None = field(default=None, metadata={"help": "Remove tatweel (ـ)."})
     replace_urls_emails_mentions: bool | None = field(
         default=None, metadata={"help": "URLs, e-mails, @mentions become [رابط] [بريد] [مستخدم]."}
     )
-    remove_html_markup: bool | None = field(default=None, metadata={"help": "Drop HTML tags."})
-    map_indic_digits: bool | None = field(default=None, metadata={"help": "Map ٠-٩ and ۰-۹ to 0-9."})
+    remove_html_markup: bool | None = field(default=None, metadata={"help": "Drop HTML tags (anything in <…>)."})
+    map_indic_digits: bool | None = field(default=None, metadata={"help": "Map Arabic-Indic digits ٠-٩ to 0-9."})
+    map_persian_digits: bool | None = field(
+        default=None,
+        metadata={"help": "Map Persian digits ۰-۹ to 0-9 (akhbar addition: the reference drops them)."},
+    )
     remove_repetition: bool | None = field(default=None, metadata={"help": "Cut runs of 3+ equal characters to 2."})
     insert_white_spaces: bool | None = field(
         default=None, metadata={"help": "Space out punctuation and split letter/digit runs."}
