@@ -179,3 +179,11 @@ def test_normalization_is_linear_on_long_runs():
     plain = min(seconds(("قال الوزير في بيان رسمي " * n)[:n]) for _ in range(2))
     for text in runs:
         assert seconds(text) < 10 * plain + 0.5, text[:10]
+
+
+def test_settings_from_a_package_are_type_checked():
+    with pytest.raises(
+        ValueError, match="preprocessing flags must be true or false, found {'strip_tashkeel': 'false'}"
+    ):
+        PreprocessingConfig.from_dict({"preset": "arabertv02", "strip_tashkeel": "false"})
+    assert not PreprocessingConfig.from_dict({"preset": "arabertv02", "strip_tashkeel": False}).strip_tashkeel

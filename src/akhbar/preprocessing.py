@@ -210,6 +210,10 @@ class PreprocessingConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown preprocessing setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        # Settings files come with packages of any origin: a flag written "false" must not read as true.
+        wrong = {k: v for k, v in data.items() if k != "preset" and not isinstance(v, bool)}
+        if wrong or not isinstance(data.get("preset", ""), str):
+            raise ValueError(f"preprocessing flags must be true or false, found {wrong or data['preset']!r}")
         return cls(**data)
 
 
