@@ -115,9 +115,8 @@ class Brat(Format):
         labels: set[str] = set()
         for article in articles:
             article = self.check_writable(article, options)
-            name = "/".join(file_name(part) for part in article["id"].split("/"))
+            name = file_name(article["id"])
             txt = path / f"{name}.txt"
-            txt.parent.mkdir(parents=True, exist_ok=True)
             text = article["text"]
             lines = []
             for i, e in enumerate(sorted(article["entities"], key=lambda e: e["start"]), start=1):

@@ -234,9 +234,8 @@ class WebAnnoTsv(Format):
         path.mkdir(parents=True, exist_ok=True)
         for article in articles:
             article = self.check_writable(article, options)
-            name = "/".join(file_name(part) for part in article["id"].split("/"))
+            name = file_name(article["id"])
             target = path / f"{name}.tsv"
-            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_render(article), encoding="utf-8")
 
 
