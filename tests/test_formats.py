@@ -257,3 +257,15 @@ def test_convert_cli(tmp_path, capsys):
     assert "exists; pass --overwrite" in capsys.readouterr().err
     (back,) = [a for a in read_articles(tmp_path / "x.jsonl")[0] if a["id"] == "2"]
     assert spans(back) == [("وزارة التربية", "ORG"), ("إربد", "LOC")]
+
+
+def test_config_keys_reach_the_reader(tmp_path):
+    from akhbar.config import ConfigError, parse_config
+
+    config = ROOT / "configs" / "ner-sample.yaml"
+    _, data, *_ = parse_config(["--config", str(config), "--data_format", "brat", "--annotator_policy", "latest"])
+    assert data.read_options() == ReadOptions(data_format="brat", annotator_policy="latest")
+    with pytest.raises(ConfigError, match="unknown data format 'labelstudio'"):
+        parse_config(["--config", str(config), "--data_format", "labelstudio"])
+    with pytest.raises(ConfigError, match="offset_unit must be one of auto, codepoint, utf16, grapheme"):
+        parse_config(["--config", str(config), "--offset_unit", "bytes"])

@@ -157,7 +157,8 @@ def _task(path: Path, line: int, record: object, text_field: str, key: str) -> T
     annotations = []
     for i, a in enumerate(record.get(key) or []):
         if not isinstance(a, dict):
-            raise ValueError(f"{key}[{i}] must be an object")
+            hint = " (an export that lists prediction ids only: export the annotations)" if isinstance(a, int) else ""
+            raise ValueError(f"{key}[{i}] must be an object{hint}")
         who = _annotator(a)
         aref = f"{key[:-1]} {a.get('id', i)}" + (f" by {who}" if who else "")
         annotation = _result_annotation(a.get("result", []), who, aref)
