@@ -87,11 +87,11 @@ def resolve_units(
     checked = [*spans, *anchors]
     units = ["codepoint", "utf16", "grapheme"] if unit == "auto" else [unit]
     verifiable = all(s.text is not None for s in checked)
-    readings = {}
+    first: list[Span | None] = []
     for candidate in units:
         table = unit_map(text, candidate)
         converted = [convert(s, table) for s in checked]
-        readings[candidate] = converted
+        first = first or converted
         if not all(_matches(c, text) for c in converted):
             continue
         if candidate != "codepoint" and unit == "auto" and not verifiable:
@@ -102,13 +102,15 @@ def resolve_units(
             clusters = set(unit_map(text, "grapheme"))
             split = next((c for c in converted if c.start not in clusters or c.end not in clusters), None)
             if split is not None:
-                raise fail(_mismatch(text, split, spans, "splits a letter from its diacritics"))
-        return [c for c in converted[: len(spans)]], candidate
-    bad = next(i for i, c in enumerate(readings[units[0]]) if not _matches(c, text))
-    raise fail(_mismatch(text, checked[bad], spans, None, bad))
+                raise fail(_mismatch(text, split, spans, "splits a letter from its diacritics", unit))
+        return converted[: len(spans)], candidate
+    bad = next(i for i, c in enumerate(first) if not _matches(c, text))
+    raise fail(_mismatch(text, checked[bad], spans, None, unit, bad))
 
 
-def _mismatch(text: str, span: Span, spans: Sequence[Span], why: str | None, index: int | None = None) -> str:
+def _mismatch(
+    text: str, span: Span, spans: Sequence[Span], why: str | None, unit: str, index: int | None = None
+) -> str:
     what = "span" if index is None or index < len(spans) else "token"
     head = f"{what} {span.ref + ' ' if span.ref else ''}[{span.start}, {span.end}) {span.label}".rstrip()
     if span.text is not None:
@@ -126,7 +128,9 @@ def _mismatch(text: str, span: Span, spans: Sequence[Span], why: str | None, ind
             tried.append(f"as {UNIT_NAMES[unit]} it would be {text[other.start : other.end]!r}")
     if tried:
         message += "; " + ", ".join(tried)
-    if span.text is not None:
+    if unit != "auto":
+        message += f"; read as {UNIT_NAMES[unit]} (offset_unit {unit})"
+    elif span.text is not None:
         message += "; no offset unit makes every span of the record match its text"
     else:
         message += (
