@@ -269,3 +269,11 @@ def test_config_keys_reach_the_reader(tmp_path):
         parse_config(["--config", str(config), "--data_format", "labelstudio"])
     with pytest.raises(ConfigError, match="offset_unit must be one of auto, codepoint, utf16, grapheme"):
         parse_config(["--config", str(config), "--offset_unit", "bytes"])
+
+
+def test_a_forced_offset_unit_is_named_in_the_error():
+    bad = ROOT / "tests" / "data" / "bad" / "ls_span_text_mismatch.json"
+    with pytest.raises(
+        AnnotationError, match=r"the tool says 'حلب' .*; read as UTF-16 code units \(offset_unit utf16\)"
+    ):
+        read_articles(bad, options=ReadOptions(offset_unit="utf16"))

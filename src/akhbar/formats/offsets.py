@@ -121,11 +121,10 @@ def _mismatch(
     else:
         message = f"{head} {why or 'is not a range inside the text'} (text length {len(text)})"
     tried = []
-    for unit in ("utf16", "grapheme"):
-        table = unit_map(text, unit)
-        other = convert(span, table)
+    for other_unit in ("utf16", "grapheme"):
+        other = convert(span, unit_map(text, other_unit))
         if other is not None and (other.start, other.end) != (span.start, span.end):
-            tried.append(f"as {UNIT_NAMES[unit]} it would be {text[other.start : other.end]!r}")
+            tried.append(f"as {UNIT_NAMES[other_unit]} it would be {text[other.start : other.end]!r}")
     if tried:
         message += "; " + ", ".join(tried)
     if unit != "auto":
