@@ -439,3 +439,55 @@ def test_interrupted_packaging_leaves_no_package(trained, tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         akhbar.packaging.package_run(trained / "run", tmp_path / "pkg", show_progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["label-studio", "doccano", "brat", "conll", "jsonl", "webanno-tsv", "prodigy"])
+def test_cli_predict_writes_each_tool_format(trained, capsys, tmp_path, fmt):
+    import hashlib
+
+    from akhbar import NerTagger
+    from akhbar.formats import formats
+
+    package = trained / "models" / "ner-sample"
+    articles, _ = read_articles(SAMPLE / "test.jsonl", SCHEMA)
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        "".join(json.dumps({"id": a["id"], "text": a["text"]}, ensure_ascii=False) + "\n" for a in articles)
+    )
+    out = tmp_path / "out"
+    assert cli(["predict", "--model", str(package), str(inputs), "--format", fmt, "--output", str(out)]) == 0
+    version = f"ner-sample@{hashlib.sha256((package / 'manifest.json').read_bytes()).hexdigest()[:12]}"
+    assert version in capsys.readouterr().out
+    predicted = NerTagger.from_pretrained(package).predict([a["text"] for a in articles])
+    if fmt == "label-studio":
+        tasks = json.loads(out.read_text(encoding="utf-8"))
+        assert all(t["predictions"][0]["model_version"] == version for t in tasks)
+        scores = [r["score"] for t in tasks for r in t["predictions"][0]["result"]]
+        assert scores == [e["score"] for entities in predicted for e in entities]
+    if fmt == "prodigy":  # predictions are not answers: nothing there to read back as examples
+        assert all("answer" not in json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
+        return
+    back, _ = read_articles(out, SCHEMA)
+    if formats()[fmt].holds_text:  # the same spans at the same offsets, in the same articles
+        by_id = {a["id"]: a for a in back}
+        got = [[(e["start"], e["end"], e["label"]) for e in by_id[a["id"]]["entities"]] for a in articles]
+        assert got == [[(e["start"], e["end"], e["label"]) for e in entities] for entities in predicted]
+    else:  # CoNLL re-spaces the text: the same span texts and labels, in order
+        got = [[(a["text"][e["start"] : e["end"]], e["label"]) for e in a["entities"]] for a in back]
+        assert got == [[(e["text"], e["label"]) for e in entities] for entities in predicted]
+
+
+def test_cli_evaluate_reads_a_label_studio_export_like_jsonl(trained, capsys, tmp_path):
+    from akhbar.formats import write_articles
+
+    articles, _ = read_articles(SAMPLE / "test.jsonl", SCHEMA)
+    export = tmp_path / "export.json"
+    write_articles(articles, export, "label-studio")
+    package = str(trained / "models" / "ner-sample")
+    assert (
+        cli(["evaluate", "--model", package, "--data", str(SAMPLE / "test.jsonl"), "--output", str(tmp_path / "a")])
+        == 0
+    )
+    assert cli(["evaluate", "--model", package, "--data", str(export), "--output", str(tmp_path / "b")]) == 0
+    a, b = (json.loads((tmp_path / d / "eval_report.json").read_text(encoding="utf-8")) for d in "ab")
+    assert a["strict"] == b["strict"] and a["strict"]["micro"]["support"] > 0

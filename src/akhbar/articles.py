@@ -1,20 +1,19 @@
-"""Annotated articles: the native JSON Lines format, CoNLL/BIO files, and their validation.
+"""Annotated articles: the record, its validation (the one definition of "valid"), and reading files of it.
 
 An article is ``{"id": str, "text": str, "entities": [{"start", "end", "label"}], "events": [str]}``
-with character offsets into ``text`` (end exclusive). CoNLL files (``token tag`` per line, blank line
-between sentences, ``-DOCSTART-`` allowed) become one article per sentence: tokens joined by single spaces,
-spans from the IOB1 or IOB2 tags. With ``join_sentences=N`` consecutive sentences of one document (the whole
-file when it has no ``-DOCSTART-``) are joined, one per line, into articles of up to N words, so that a
-model reads each sentence with its neighbours as context, as it reads whole articles at inference.
+with character offsets (code points) into ``text`` (end exclusive). Files of articles come in many formats:
+akhbar's JSON Lines, CoNLL/BIO, and the exports of annotation tools (Label Studio, doccano, brat, INCEpTION/
+WebAnno TSV, Prodigy). Each format is a module of :mod:`akhbar.formats` that turns its records into article
+records; :func:`read_articles` picks the format (from the content, or ``ReadOptions.data_format``) and runs
+every record through :func:`validate_article` here, whatever format it came from.
 
-Records are parsed and validated here, line by line, because a useful error must name the file, the line
-and the fault, which a bulk JSON/CSV loader cannot; the valid records then go into a ``datasets.Dataset``
-(:func:`load_dataset_split`) for everything downstream.
+Records are parsed and validated record by record, because a useful error must name the file, the line or
+record and the fault, which a bulk JSON/CSV loader cannot; the valid records then go into a
+``datasets.Dataset`` (:func:`to_dataset`) for everything downstream.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import Counter
@@ -24,11 +23,10 @@ from pathlib import Path
 
 import datasets
 
-from .labels import label_fault, tags_to_spans
+from .labels import label_fault
 
 logger = logging.getLogger(__name__)
 
-_TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
 # Invisible format characters (direction marks, zero-width characters, BOM) that make a token look like
 # another string than it is.
 _INVISIBLE = re.compile("[\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -46,7 +44,7 @@ def _utf16_hint(text: str) -> str:
     )
 
 
-def _invisible_fault(token: str, what: str) -> str | None:
+def invisible_fault(token: str, what: str) -> str | None:
     m = _INVISIBLE.search(token)
     if m is None:
         return None
@@ -57,41 +55,99 @@ def _invisible_fault(token: str, what: str) -> str | None:
 
 
 class AnnotationError(ValueError):
-    """A record that breaks the format; the message names file, line, article and fault."""
+    """A record that breaks the format; the message names the file, the line (where the format has lines), the
+    record (article id, or the tool's own name for it such as ``task 17, annotation 5``) and the fault."""
 
-    def __init__(self, path: str | Path, line: int, fault: str, article_id: str | None = None):
-        where = f"{path}:{line}" + (f" (article {article_id!r})" if article_id else "")
-        super().__init__(f"{where}: {fault}")
+    def __init__(
+        self,
+        path: str | Path,
+        line: int | None,
+        fault: str,
+        article_id: str | None = None,
+        record: str | None = None,
+    ):
+        where = f"{path}:{line}" if line else str(path)
+        label = record or (f"article {article_id!r}" if article_id else None)
+        super().__init__(where + (f" ({label})" if label else "") + f": {fault}")
         self.path, self.line, self.fault, self.article_id = str(path), line, fault, article_id
+
+
+ANNOTATOR_POLICIES = ("first", "latest", "majority")
+OFFSET_UNITS = ("auto", "codepoint", "utf16", "grapheme")
+
+
+@dataclass
+class ReadOptions:
+    """How to read annotation-tool exports; every field is also a config key and a CLI flag.
+
+    Attributes:
+        data_format: a format name of :mod:`akhbar.formats` (``label-studio``, ``doccano``, ``brat``,
+            ``webanno-tsv``, ``prodigy``, ``jsonl``, ``conll``); ``None``: detected from the content.
+        text_field: Label Studio: the task ``data`` field that holds the text.
+        annotator_policy: which annotation a record with several becomes: ``first`` (earliest), ``latest``,
+            ``majority`` (the spans and events more than half of its annotators gave), or ``annotator:NAME``
+            (that annotator's; a record without one is an error). Cancelled and rejected annotations are
+            left out (counted) whatever the policy.
+        offset_unit: ``auto``: check each span against the tool's own span text and accept a conversion
+            (UTF-16 code units, grapheme clusters) only when it makes every span of the record match; or
+            one unit forced for every record.
+        choices_name: Label Studio JSON-MIN: the name of the ``<Choices>`` control whose single choice (a
+            plain string there) is the article's event.
+        skip_unrepresentable: skip (and count) what akhbar cannot hold (discontinuous or overlapping spans,
+            relations, attributes, other layers) instead of stopping at the first.
+    """
+
+    data_format: str | None = None
+    text_field: str = "text"
+    annotator_policy: str = "first"
+    offset_unit: str = "auto"
+    choices_name: str = "event"
+    skip_unrepresentable: bool = False
+
+    def __post_init__(self) -> None:
+        policy = self.annotator_policy
+        if policy not in ANNOTATOR_POLICIES and not (policy.startswith("annotator:") and len(policy) > 10):
+            raise ValueError(
+                f"annotator_policy must be one of {', '.join(ANNOTATOR_POLICIES)} or annotator:NAME, found {policy!r}"
+            )
+        if self.offset_unit not in OFFSET_UNITS:
+            raise ValueError(f"offset_unit must be one of {', '.join(OFFSET_UNITS)}, found {self.offset_unit!r}")
+        if not self.text_field:
+            raise ValueError("text_field must name the task data field holding the text, found an empty string")
 
 
 @dataclass
 class LoadReport:
-    """What reading a file did: every record read is either used or skipped (with its error)."""
+    """What reading a file did: every record read is either used or skipped (with its error), and what was
+    converted or left out on the way is counted."""
 
     path: str
     read: int = 0
     used: int = 0
     skipped: list[str] = field(default_factory=list)
+    data_format: str = ""
+    converted: Counter = field(default_factory=Counter)  # unit -> spans whose offsets were converted from it
+    unrepresentable: Counter = field(default_factory=Counter)  # kind -> items skipped (skip_unrepresentable)
+    not_used: Counter = field(default_factory=Counter)  # why -> annotations left out (cancelled, rejected, …)
+    agreement: dict | None = None  # inter-annotator agreement, when records have several annotators
 
     def summary(self) -> str:
-        return f"{self.path}: read {self.read} records, used {self.used}, skipped {len(self.skipped)}"
+        line = f"{self.path}: read {self.read} records, used {self.used}, skipped {len(self.skipped)}"
+        if self.data_format:
+            line += f" ({self.data_format})"
+        if self.converted:
+            line += "; offsets converted: " + ", ".join(
+                f"{n} spans from {u}" for u, n in sorted(self.converted.items())
+            )
+        if self.not_used:
+            line += "; annotations not used: " + ", ".join(f"{n} {why}" for why, n in sorted(self.not_used.items()))
+        if self.unrepresentable:
+            items = ", ".join(f"{n} {kind}" for kind, n in sorted(self.unrepresentable.items()))
+            line += f"; skipped as unrepresentable: {items}"
+        return line
 
 
-def detect_format(path: str | Path) -> str:
-    """``jsonl`` for ``.jsonl``/``.json``, ``conll`` for ``.txt``/``.conll``/``.bio``/``.tsv``."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        return "jsonl"
-    if suffix in (".txt", ".conll", ".bio", ".tsv", ".iob"):
-        return "conll"
-    raise ValueError(
-        f"{path}: cannot tell the format from the extension {suffix!r}; use .jsonl for JSON Lines articles "
-        "or .txt/.conll for token-per-line CoNLL/BIO files"
-    )
-
-
-def validate_article(record: object, path: str | Path, line: int, entity_labels: Sequence[str] | None) -> dict:
+def validate_article(record: object, path: str | Path, line: int | None, entity_labels: Sequence[str] | None) -> dict:
     """Check one native-format record and return it as a clean dict (``events`` defaults to ``[]``).
 
     Raises:
@@ -173,7 +229,7 @@ def validate_article(record: object, path: str | Path, line: int, entity_labels:
     return {"id": record["id"], "text": text, "entities": clean, "events": list(events)}
 
 
-def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` without line ends; bad UTF-8 is an error naming the line."""
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
@@ -186,199 +242,81 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
-def _conll_sentence_to_article(tokens: list[str], tags: list[str], sentence_id: str) -> dict:
-    offsets, pos = [], 0
-    for token in tokens:
-        offsets.append((pos, pos + len(token)))
-        pos += len(token) + 1
-    entities = [{"start": offsets[a][0], "end": offsets[b - 1][1], "label": kind} for a, b, kind in tags_to_spans(tags)]
-    return {"id": sentence_id, "text": " ".join(tokens), "entities": entities, "events": []}
-
-
-def _iter_conll(
-    path: Path, entity_labels: Sequence[str] | None, skip_invalid: bool, report: LoadReport
-) -> Iterator[tuple[int, dict, int]]:
-    """``(line, article, document)`` per sentence. With ``skip_invalid`` a sentence holding a bad line is
-    skipped whole. ``document`` counts the ``-DOCSTART-`` lines seen before the sentence."""
-    tokens: list[str] = []
-    tags: list[str] = []
-    first_line = 0
-    document = 0
-    error: AnnotationError | None = None
-
-    def flush() -> Iterator[tuple[int, dict]]:
-        nonlocal error
-        if not tokens and error is None:
-            return
-        report.read += 1
-        if error is not None:
-            report.skipped.append(str(error))
-            logger.warning("skipped sentence: %s", error)
-            error = None
-        else:
-            yield first_line, _conll_sentence_to_article(tokens, tags, f"{path.stem}:{first_line}"), document
-        tokens.clear()
-        tags.clear()
-
-    for number, line in _read_lines(path):
-        if not line.strip():
-            yield from flush()
-            continue
-        if line.startswith("-DOCSTART-"):
-            yield from flush()
-            document += 1
-            continue
-        if not tokens and error is None:
-            first_line = number
-        if error is not None:
-            continue
-        columns = line.split()
-        fault = None
-        if len(columns) != 2 or line != line.strip():
-            fault = (
-                f"expected 2 columns 'token tag' separated by one space or tab, found {len(columns)} "
-                f"column(s) in {line!r}"
-                + (" (leading/trailing whitespace: an empty token?)" if line != line.strip() else "")
-            )
-        elif invisible := _invisible_fault(columns[0], "token"):
-            fault = invisible
-        else:
-            tag = columns[1]
-            m = _TAG.match(tag)
-            if not m:
-                fault = f"tag {tag!r} is not O, B-TYPE or I-TYPE"
-            elif m.group(2) and entity_labels is not None and m.group(2) not in entity_labels:
-                fault = f"tag {tag!r}: entity type {m.group(2)!r} is not in the schema {list(entity_labels)}"
-            elif m.group(2) and (label := label_fault(m.group(2))):
-                fault = f"tag {tag!r}: label {m.group(2)!r} {label}"
-        if fault:
-            error = AnnotationError(path, number, fault)
-            if not skip_invalid:
-                raise error
-            continue
-        tokens.append(columns[0])
-        tags.append(columns[1])
-    yield from flush()
-
-
-def _join_sentences(
-    path: Path, sentences: Iterator[tuple[int, dict, int]], max_words: int
-) -> Iterator[tuple[int, dict]]:
-    """Join consecutive sentences of a document, one per line, into articles of at most ``max_words`` words.
-
-    A sentence longer than ``max_words`` stays an article of its own (it is read in windows like any long
-    article). The joined article's id is ``file:first_line-last_sentence_line``.
-    """
-    group: list[tuple[int, dict]] = []
-    group_doc, words = -1, 0
-
-    def flush() -> Iterator[tuple[int, dict]]:
-        if not group:
-            return
-        first, last = group[0][0], group[-1][0]
-        text, entities = "", []
-        for _, sentence in group:
-            offset = len(text) + 1 if text else 0
-            entities += [{**e, "start": e["start"] + offset, "end": e["end"] + offset} for e in sentence["entities"]]
-            text = f"{text}\n{sentence['text']}" if text else sentence["text"]
-        ident = f"{path.stem}:{first}" if len(group) == 1 else f"{path.stem}:{first}-{last}"
-        yield first, {"id": ident, "text": text, "entities": entities, "events": []}
-        group.clear()
-
-    for number, sentence, document in sentences:
-        n = sentence["text"].count(" ") + 1
-        if group and (document != group_doc or words + n > max_words):
-            yield from flush()
-        if not group:
-            group_doc, words = document, 0
-        group.append((number, sentence))
-        words += n
-    yield from flush()
-
-
 def read_articles(
     path: str | Path,
     entity_labels: Sequence[str] | None = None,
     skip_invalid: bool = False,
-    data_format: str | None = None,
     join_sentences: int = 0,
+    options: ReadOptions | None = None,
 ) -> tuple[list[dict], LoadReport]:
-    """Read and validate every article of a JSONL or CoNLL file.
+    """Read and validate every article of a file (or folder) in any format of :mod:`akhbar.formats`.
 
     Args:
-        path: the file.
+        path: the file, or a folder (brat standoff, per-annotator doccano files, WebAnno TSV files).
         entity_labels: the entity schema; ``None`` accepts any label.
         skip_invalid: skip bad records (a CoNLL sentence with a bad line is skipped whole) and count them
             in the returned report instead of stopping at the first.
-        data_format: ``jsonl`` or ``conll``; by default from the extension.
         join_sentences: CoNLL only: join consecutive sentences of a document into articles of up to this many
             words (0: one article per sentence). The report still counts sentences.
+        options: format, annotator policy, offset unit and the rest (:class:`ReadOptions`).
 
     Raises:
-        FileNotFoundError: the file does not exist.
+        FileNotFoundError: the path does not exist.
         AnnotationError: a bad record (unless ``skip_invalid``), or duplicate ids.
     """
+    # Imported here: the format modules import this module for validation and errors.
+    from .formats import Source, find_format
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    data_format = data_format or detect_format(path)
-    report = LoadReport(str(path))
-    articles: list[dict] = []
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
     if join_sentences < 0:
         raise ValueError(f"join_sentences must be 0 (off) or a number of words, found {join_sentences}")
-    if data_format == "conll":
-        sentences = _iter_conll(path, entity_labels, skip_invalid, report)
-        if join_sentences:
-            records = _join_sentences(path, sentences, join_sentences)
-        else:
-            records = ((number, article) for number, article, _ in sentences)
-    elif data_format == "jsonl":
-        records = _iter_jsonl_counted(path, entity_labels, skip_invalid, report)
-    else:
-        raise ValueError(f"unknown data format {data_format!r}: expected 'jsonl' or 'conll'")
-    seen: dict[str, int] = {}
-    for number, article in records:
-        if article["id"] in seen:
-            error = AnnotationError(
-                path, number, f"duplicate id {article['id']!r} (first on line {seen[article['id']]})"
-            )
-            if not skip_invalid:
-                raise error
-            report.skipped.append(str(error))
-            continue
-        seen[article["id"]] = number
-        articles.append(article)
-    report.used = report.read - len(report.skipped)
-    if not articles:
-        raise ValueError(f"{path}: no valid article in the file ({report.summary()})")
-    if report.skipped:
-        logger.warning("%s (first: %s)", report.summary(), report.skipped[0])
-    return articles, report
-
-
-def _iter_jsonl_counted(
-    path: Path, entity_labels: Sequence[str] | None, skip_invalid: bool, report: LoadReport
-) -> Iterator[tuple[int, dict]]:
-    for number, line in _read_lines(path):
-        if not line.strip():
-            continue
-        report.read += 1
+    options = options or ReadOptions()
+    fmt = find_format(path, options.data_format)
+    report = LoadReport(str(path), data_format=fmt.name)
+    articles: list[dict] = []
+    seen: dict[str, str] = {}
+    for item in fmt.read(Source(path, options, report, join_sentences, entity_labels)):
+        report.read += item.records
         try:
-            yield from _iter_jsonl_line(path, number, line, entity_labels)
+            if item.error is not None:
+                raise item.error
+            article = validate_article(item.record, item.path, item.line, entity_labels)
+            if article["id"] in seen:
+                raise AnnotationError(
+                    item.path, item.line, f"duplicate id {article['id']!r} (first on {seen[article['id']]})"
+                )
         except AnnotationError as error:
             if not skip_invalid:
                 raise
             report.skipped.append(str(error))
+            continue
+        seen[article["id"]] = f"line {item.line}" if item.line else str(item.path)
+        report.used += item.records
+        articles.append(article)
+    if not articles:
+        raise ValueError(f"{path}: no valid article in the file ({report.summary()})")
+    if report.skipped:
+        logger.warning("%s (first: %s)", report.summary(), report.skipped[0])
+    elif report.converted or report.unrepresentable or report.not_used:
+        logger.info("%s", report.summary())
+    if report.agreement:
+        logger.info("%s: %s", path, agreement_line(report.agreement))
+    return articles, report
 
 
-def _iter_jsonl_line(
-    path: Path, number: int, line: str, entity_labels: Sequence[str] | None
-) -> Iterator[tuple[int, dict]]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise AnnotationError(path, number, f"invalid JSON: {err.msg} at column {err.colno}") from None
-    yield number, validate_article(record, path, number, entity_labels)
+def agreement_line(agreement: dict) -> str:
+    """One line for a :class:`LoadReport`'s inter-annotator agreement."""
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}"
+
+    pairs = "; ".join(f"{pair} {pct(v['span_f1'])} ({v['records']} records)" for pair, v in agreement["pairs"].items())
+    return (
+        f"inter-annotator agreement over {agreement['records_with_several_annotators']} records with several "
+        f"annotators: span F1 {pct(agreement['span_f1'])}, event F1 {pct(agreement['event_f1'])}; by pair: {pairs}"
+    )
 
 
 def infer_entity_labels(articles: Sequence[dict]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The ``akhbar`` command: tiny-model, validate, prepare, evaluate, package, export-onnx, predict, analyze.
+"""The ``akhbar`` command: tiny-model, validate, convert, prepare, evaluate, package, export-onnx, predict, analyze.
 
 User errors (bad files, bad records, bad config) print one line on stderr and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -43,13 +43,53 @@ def _tiny_model(args: argparse.Namespace) -> None:
     print(f"wrote a tiny random BERT to {out} (for offline smoke runs only: useless for quality)")
 
 
+def _read_options(args: argparse.Namespace):
+    from .articles import ReadOptions
+
+    return ReadOptions(
+        data_format=args.format,
+        text_field=args.text_field,
+        annotator_policy=args.annotator_policy,
+        offset_unit=args.offset_unit,
+        choices_name=args.choices_name,
+        skip_unrepresentable=args.skip_unrepresentable,
+    )
+
+
+def _add_read_options(p: argparse.ArgumentParser, flag: str = "--format") -> None:
+    p.add_argument(
+        flag,
+        dest="format",
+        help="data format: jsonl, conll, label-studio, doccano, brat, webanno-tsv, prodigy (default: from the content)",
+    )
+    p.add_argument("--text-field", default="text", help="Label Studio: the task data field holding the text")
+    p.add_argument(
+        "--annotator-policy",
+        default="first",
+        help="records with several annotations: first, latest, majority or annotator:NAME (default: first)",
+    )
+    p.add_argument(
+        "--offset-unit",
+        choices=["auto", "codepoint", "utf16", "grapheme"],
+        default="auto",
+        help="unit of the tool's span offsets (default auto: checked against the span text)",
+    )
+    p.add_argument("--choices-name", default="event", help="Label Studio: the name of the Choices control (events)")
+    p.add_argument(
+        "--skip-unrepresentable",
+        action="store_true",
+        help="skip (and count) discontinuous/overlapping spans, relations, attributes instead of stopping",
+    )
+
+
 def _validate(args: argparse.Namespace) -> None:
     from collections import Counter
 
-    from .articles import read_articles
+    from .articles import agreement_line, read_articles
 
+    options = _read_options(args)
     for path in args.files:
-        articles, report = read_articles(path, args.entity_labels, skip_invalid=args.skip_invalid)
+        articles, report = read_articles(path, args.entity_labels, skip_invalid=args.skip_invalid, options=options)
         entities = Counter(e["label"] for a in articles for e in a["entities"])
         events = Counter(e for a in articles for e in a["events"])
         print(
@@ -57,8 +97,32 @@ def _validate(args: argparse.Namespace) -> None:
             f"({', '.join(f'{k} {v}' for k, v in entities.most_common()) or 'none'}); "
             f"events: {', '.join(f'{k} {v}' for k, v in events.most_common()) or 'none'}"
         )
+        if report.agreement:
+            print(f"  {agreement_line(report.agreement)}")
         for error in report.skipped:
             print(f"  skipped: {error}")
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from .articles import read_articles
+    from .formats import WriteOptions, get_format, write_articles
+
+    target = get_format(args.to)  # a bad --to fails before any reading
+    articles, report = read_articles(args.input, args.entity_labels, args.skip_invalid, options=_read_options(args))
+    out = Path(args.output)
+    if out.exists() and (out.is_file() or any(out.iterdir())) and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    options = WriteOptions(
+        from_name=args.from_name,
+        to_name=args.to_name,
+        choices_name=args.choices_name,
+        text_field=args.text_field,
+        skip_unrepresentable=args.skip_unrepresentable,
+    )
+    write_articles(articles, out, target.name, options)
+    dropped = "".join(f"; left out {n} {kind}" for kind, n in sorted(options.dropped.items()))
+    respaced = "" if target.holds_text else f" (text re-spaced: {target.name} keeps tokens, not spacing)"
+    print(f"{report.summary()}\nwrote {len(articles)} articles to {out} ({target.name}){respaced}{dropped}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -75,7 +139,7 @@ def _evaluate(args: argparse.Namespace) -> None:
             f"--output {out} is inside the package {directory}; a package is immutable (its manifest hashes every "
             "file): write the report elsewhere"
         )
-    articles, load = read_for(settings, args.data, skip_invalid=args.skip_invalid)
+    articles, load = read_for(settings, args.data, args.skip_invalid, _read_options(args))
     loader = EventClassifier if settings.task == "events" else NerTagger
     predictor = loader.from_verified(directory, settings, device=args.device, **_run_options(args))
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
@@ -176,14 +240,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_inputs(source: str) -> list[str]:
+def _read_inputs(source: str) -> tuple[list[str], list[str]]:
+    """Texts and ids: one article per line, plain text or JSON with ``text`` (and ``id``, else the line number)."""
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    texts = []
+    texts, ids = [], []
     with stream:
         for number, line in enumerate(stream, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
+            ident = str(number)
             if line.lstrip().startswith("{"):
                 try:
                     record = json.loads(line)
@@ -192,26 +258,76 @@ def _read_inputs(source: str) -> list[str]:
                 if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                     raise ValueError(f"{source}:{number}: a JSON line needs a string field 'text'")
                 texts.append(record["text"])
+                ident = str(record.get("id", ident))
             else:
                 texts.append(line)
-    return texts
+            ids.append(ident)
+    return texts, ids
+
+
+def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str], results: list, packages) -> None:
+    from .formats import WriteOptions, get_format, model_version, predictions_to_articles, write_articles
+    from .inference import resolve_model_dir
+
+    if not args.output:
+        raise ValueError(f"--format {args.format} writes to a file or folder: give it with --output")
+    fmt = get_format(args.format)
+    options = WriteOptions(
+        predictions=True,
+        model_version=model_version(*(resolve_model_dir(p) for p in packages)),
+        from_name=args.from_name,
+        to_name=args.to_name,
+        choices_name=args.choices_name,
+        text_field=args.text_field,
+        skip_unrepresentable=args.skip_unrepresentable,
+    )
+    write_articles(predictions_to_articles(texts, results, ids), args.output, fmt.name, options)
+    dropped = "".join(f"; left out {n} {kind}" for kind, n in sorted(options.dropped.items()))
+    print(
+        f"wrote predictions for {len(texts)} articles to {args.output} ({fmt.name}, {options.model_version}){dropped}"
+    )
+
+
+def _add_write_options(p: argparse.ArgumentParser, predictions: bool) -> None:
+    if predictions:
+        p.add_argument(
+            "--format",
+            help="write articles with predictions in this format (label-studio, doccano, brat, conll, jsonl, "
+            "webanno-tsv, prodigy) to --output; default: one JSON line of results per input line on stdout",
+        )
+        p.add_argument("--output", help="with --format: the file (folder for brat, webanno-tsv) to write")
+        p.add_argument("--text-field", default="text", help="Label Studio: the task data field for the text")
+        p.add_argument("--choices-name", default="event", help="Label Studio: the name of your Choices control")
+        p.add_argument(
+            "--skip-unrepresentable", action="store_true", help="leave out (and count) what the format cannot hold"
+        )
+    p.add_argument("--from-name", default="label", help="Label Studio: the name of your Labels control")
+    p.add_argument("--to-name", default="text", help="Label Studio: the name of your Text object")
 
 
 def _predict(args: argparse.Namespace) -> None:
     from .inference import NerTagger
 
-    texts = _read_inputs(args.input)
+    texts, ids = _read_inputs(args.input)
     tagger = NerTagger.from_pretrained(args.model, device=args.device, **_run_options(args))
-    for entities in tagger.predict(texts, show_progress=sys.stderr.isatty()):
+    results = tagger.predict(texts, show_progress=sys.stderr.isatty())
+    if args.format:
+        _write_predictions(args, texts, ids, results, [args.model])
+        return
+    for entities in results:
         print(json.dumps({"entities": entities}, ensure_ascii=False))
 
 
 def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
-    texts = _read_inputs(args.input)
+    texts, ids = _read_inputs(args.input)
     analyzer = Analyzer.from_pretrained(args.ner, args.events, device=args.device, **_run_options(args))
-    for result in analyzer.predict(texts, show_progress=sys.stderr.isatty()):
+    results = analyzer.predict(texts, show_progress=sys.stderr.isatty())
+    if args.format:
+        _write_predictions(args, texts, ids, results, [args.ner, args.events])
+        return
+    for result in results:
         print(json.dumps(result, ensure_ascii=False))
 
 
@@ -239,17 +355,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_tiny_model)
 
-    p = sub.add_parser("validate", help="check annotated files (JSONL or CoNLL) and count what they hold")
+    p = sub.add_parser("validate", help="check annotated files (any format) and count what they hold")
     p.add_argument("files", nargs="+")
     p.add_argument("--entity-labels", nargs="+", help="the schema; default: accept any label")
     p.add_argument("--skip-invalid", action="store_true", help="report every bad record instead of stopping")
+    _add_read_options(p)
     p.set_defaults(func=_validate)
+
+    p = sub.add_parser("convert", help="convert annotated data between formats (akhbar JSONL, CoNLL, tools' exports)")
+    p.add_argument("input", help="file or folder to read")
+    p.add_argument("output", help="file or folder to write (a folder for brat and webanno-tsv)")
+    p.add_argument(
+        "--to", required=True, help="target format: jsonl, conll, label-studio, doccano, brat, webanno-tsv, prodigy"
+    )
+    _add_read_options(p, "--from")
+    p.add_argument("--entity-labels", nargs="+", help="the schema; default: accept any label")
+    p.add_argument("--skip-invalid", action="store_true", help="skip (and count) bad records instead of stopping")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_write_options(p, predictions=False)
+    p.set_defaults(func=_convert)
 
     p = sub.add_parser("evaluate", help="score a packaged model on an annotated file and write the report")
     p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
-    p.add_argument("--data", required=True, help="annotated .jsonl or CoNLL .txt file")
+    p.add_argument("--data", required=True, help="annotated data in any format (JSONL, CoNLL, a tool's export)")
     p.add_argument("--output", help="report folder (default: eval/<model>-<data file stem>)")
     p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
+    _add_read_options(p)
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     _add_run_options(p)
     p.set_defaults(func=_evaluate)
@@ -280,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="input file, or - for standard input (default)")
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     _add_run_options(p)
+    _add_write_options(p, predictions=True)
     p.set_defaults(func=_predict)
     p = sub.add_parser("prepare", help="convert a public corpus (gsr, ant) into native JSONL splits")
     p.add_argument("corpus", choices=["gsr", "ant"], help="gsr: arabic_event_gsr; ant: ANT Corpus v1.1")
@@ -301,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     _add_run_options(p)
+    _add_write_options(p, predictions=True)
     p.set_defaults(func=_analyze)
     return parser
 

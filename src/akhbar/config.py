@@ -22,6 +22,8 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from .articles import ReadOptions
+from .formats import get_format
 from .labels import label_fault
 from .preprocessing import PreprocessingConfig
 
@@ -116,8 +118,57 @@ class DataArguments:
         default=False,
         metadata={"help": "Skip bad records (counted and reported) instead of stopping at the first one."},
     )
+    data_format: str | None = field(
+        default=None,
+        metadata={
+            "help": "Format of the data files: jsonl, conll, label-studio, doccano, brat, webanno-tsv, prodigy; "
+            "default: detected from each file's content."
+        },
+    )
+    text_field: str = field(default="text", metadata={"help": "Label Studio: the task data field holding the text."})
+    annotator_policy: str = field(
+        default="first",
+        metadata={
+            "help": "Records with several annotations: first, latest, majority, or annotator:NAME (cancelled and "
+            "rejected annotations are always left out)."
+        },
+    )
+    offset_unit: str = field(
+        default="auto",
+        metadata={
+            "help": "Unit of the tools' span offsets: auto (checked against the span text, converted only when "
+            "that makes every span match), codepoint, utf16 or grapheme."
+        },
+    )
+    choices_name: str = field(
+        default="event", metadata={"help": "Label Studio JSON-MIN: the name of the Choices control (events)."}
+    )
+    skip_unrepresentable: bool = field(
+        default=False,
+        metadata={
+            "help": "Skip (and count) what akhbar cannot hold: discontinuous, overlapping or nested spans, "
+            "relations, attributes, other layers; default: an error."
+        },
+    )
+
+    def read_options(self) -> ReadOptions:
+        """The options :func:`akhbar.articles.read_articles` takes from these arguments."""
+        return ReadOptions(
+            data_format=self.data_format,
+            text_field=self.text_field,
+            annotator_policy=self.annotator_policy,
+            offset_unit=self.offset_unit,
+            choices_name=self.choices_name,
+            skip_unrepresentable=self.skip_unrepresentable,
+        )
 
     def __post_init__(self) -> None:
+        try:
+            self.read_options()
+            if self.data_format is not None:
+                get_format(self.data_format)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         if self.max_length < 8:
             raise ConfigError(f"max_length must be at least 8 tokens, found {self.max_length}")
         if self.stride < 0 or self.stride >= self.max_length // 2:

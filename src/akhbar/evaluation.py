@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .articles import LoadReport, read_articles
+from .articles import LoadReport, ReadOptions, read_articles
 from .event_report import evaluate_events, write_event_report
 from .events import check_events
 from .report import evaluate_ner, pct, write_report
 from .settings import PackageSettings
 
 
-def read_for(settings: PackageSettings, path: str | Path, skip_invalid: bool = False) -> tuple[list[dict], LoadReport]:
-    """Read ``path`` checked against the model's schema (entity types; event labels for event models).
+def read_for(
+    settings: PackageSettings, path: str | Path, skip_invalid: bool = False, options: ReadOptions | None = None
+) -> tuple[list[dict], LoadReport]:
+    """Read ``path`` (any format of :mod:`akhbar.formats`) checked against the model's schema (entity types;
+    event labels for event models).
 
     CoNLL sentences are joined into articles as they were in training (``settings.join_sentences``).
     """
-    articles, load = read_articles(
-        path, settings.entity_labels or None, skip_invalid=skip_invalid, join_sentences=settings.join_sentences
-    )
+    articles, load = read_articles(path, settings.entity_labels or None, skip_invalid, settings.join_sentences, options)
     if settings.task == "events":
         check_events(articles, str(path), settings.event_labels, settings.multi_label, " (this model is single-label)")
     return articles, load

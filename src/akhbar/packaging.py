@@ -17,6 +17,7 @@ from pathlib import Path
 
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
+from .articles import ReadOptions
 from .evaluation import evaluate, headline, read_for, write
 from .inference import EventClassifier, NerTagger
 from .manifest import write_manifest
@@ -93,7 +94,9 @@ def package_run(
         report = None
         if target is not None:
             split, path = target
-            articles, load = read_for(settings, path, bool(run.get("data", {}).get("skip_invalid", False)))
+            data = run.get("data", {})
+            options = ReadOptions(**data.get("read_options", {}))
+            articles, load = read_for(settings, path, bool(data.get("skip_invalid", False)), options)
             predictor = (EventClassifier if settings.task == "events" else NerTagger)(model, tokenizer, settings)
             report = evaluate(predictor, articles, data_name=path, show_progress=show_progress)
             report["data"]["split"] = split

@@ -146,7 +146,8 @@ def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple
         raise ValueError("no train_file: set it in the config or pass --train_file FILE")
     schema = data_args.entity_labels
     join = data_args.join_sentences
-    train, report = read_articles(data_args.train_file, schema, data_args.skip_invalid, join_sentences=join)
+    options = data_args.read_options()
+    train, report = read_articles(data_args.train_file, schema, data_args.skip_invalid, join, options)
     if task == "ner":
         schema = schema or infer_entity_labels(train)
         if not schema:
@@ -155,7 +156,7 @@ def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple
     for name in ("validation", "test"):
         path = getattr(data_args, f"{name}_file")
         if path:
-            articles, report = read_articles(path, schema, data_args.skip_invalid, join_sentences=join)
+            articles, report = read_articles(path, schema, data_args.skip_invalid, join, options)
             splits[name] = Split(name, path, articles, len(report.skipped))
     if data_args.validation_split and "validation" in splits:
         raise ValueError("set either validation_file or validation_split, not both")
@@ -463,6 +464,7 @@ def run_record(model_args, data_args, training_args, splits: dict[str, Split], c
         "base_model": model_args.model_name_or_path,
         "data": {
             "skip_invalid": data_args.skip_invalid,
+            "read_options": vars(data_args.read_options()),
             **{name: {"file": s.file, "articles": len(s.articles), "skipped": s.skipped} for name, s in splits.items()},
         },
         "hyperparameters": hp,

@@ -1,0 +1,74 @@
+"""akhbar's own JSON Lines: one article per line (``{"id", "text", "entities", "events"}``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..articles import AnnotationError, read_lines
+from . import Format, Item, Source, WriteOptions, event_scores, register
+
+
+def looks_native(record: object) -> bool:
+    """An akhbar article line: ``text`` and the native span keys (or no spans), none of the tools' keys."""
+    if not isinstance(record, dict) or "text" not in record:
+        return False
+    if set(record) & {"data", "annotations", "spans", "answer", "label", "cats", "_input_hash"}:
+        return False
+    entities = record.get("entities", [])
+    return isinstance(entities, list) and all(isinstance(e, dict) and "start_offset" not in e for e in entities)
+
+
+def first_json_line(head: str) -> object:
+    for line in head.splitlines():
+        if line.strip():
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+@register
+class JsonLines(Format):
+    name = "jsonl"
+    description = "akhbar's JSON Lines articles"
+
+    def sniff(self, path: Path, head: str | None) -> bool:
+        if head is None:
+            return False
+        if not head.lstrip().startswith("{"):
+            return False
+        record = first_json_line(head)
+        # A first line that does not parse is still a JSONL file with a bad line (the reader names it), unless
+        # the extension says otherwise.
+        return looks_native(record) if record is not None else path.suffix.lower() in (".jsonl", ".json")
+
+    def read(self, source: Source) -> Iterator[Item]:
+        path = source.path
+        for number, line in read_lines(path):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                fault = f"invalid JSON: {err.msg} at column {err.colno}"
+                yield Item(path, number, error=AnnotationError(path, number, fault))
+                continue
+            yield Item(path, number, record)
+
+    def write(self, articles: Sequence[dict], path: Path, options: WriteOptions) -> None:
+        with path.open("w", encoding="utf-8") as f:
+            for article in articles:
+                scored = event_scores(article)
+                record = {
+                    "id": article["id"],
+                    "text": article["text"],
+                    "entities": article["entities"],
+                    "events": [label for label, _ in scored],
+                }
+                # Event scores of predictions go under meta, so the file stays a valid article file to correct.
+                if any(score is not None for _, score in scored):
+                    record["meta"] = {"event_scores": {label: score for label, score in scored}}
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
