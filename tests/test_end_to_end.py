@@ -111,12 +111,89 @@ def test_cli_evaluate_reproduces_the_packaged_report(trained, capsys):
     assert (trained / "eval" / "eval_report.md").is_file()
 
 
-def test_cli_predict_prints_one_json_line_per_article(trained, capsys, tmp_path):
+def test_cli_predict_prints_one_json_line_per_input_line(trained, capsys, tmp_path):
+    # Blank lines get a result too, ids are carried through, a bare \r stays inside its text, and a byte-order
+    # mark at the start is not text: output line k answers input line k.
     inputs = tmp_path / "in.txt"
-    inputs.write_text('زار الوزير بيروت\n{"text": "وصل الوفد إلى عمّان"}\n\nقال مُحَمَّد\n', encoding="utf-8")
+    inputs.write_bytes(
+        (
+            '\ufeff{"id": "a-1", "text": "زار الوزير بيروت"}\r\nوصل الوفد\rإلى عمّان\n\n{"text": "قال مُحَمَّد", "id": 7}\n'
+        ).encode()
+    )
     assert cli(["predict", "--model", str(trained / "models" / "ner-sample"), str(inputs)]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and all("entities" in json.loads(line) for line in lines)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["line"], r.get("id")) for r in lines] == [(1, "a-1"), (2, None), (3, None), (4, 7)]
+    assert lines[2]["entities"] == [] and all(isinstance(r["entities"], list) for r in lines)
+    for r, text in zip(lines, ["زار الوزير بيروت", "وصل الوفد\rإلى عمّان", "", "قال مُحَمَّد"]):
+        assert all(text[e["start"] : e["end"]] == e["text"] for e in r["entities"])
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "fault"),
+    [
+        (b"\xd8\xb2\xd8\xa7\xd8\xb1\n\xff\xfe\n", [], r"in.txt:2: invalid UTF-8 at byte 1"),
+        (b'{"text": "\\ud83d x"}\n', [], r"in.txt:1: text has an unpaired surrogate U\+D83D at index 0"),
+        (b'{"text": ' + b"[" * 100000 + b"]" * 100000 + b"}\n", [], r"in.txt:1: JSON nested too deeply to read"),
+        (b"{" + b'"a":{' * 100000 + b"\n", [], r"in.txt:1: (invalid JSON|JSON nested too deeply)"),
+        ("زار بيروت\n".encode() * 2 + "ب".encode() * 300 + b"\n", ["--max-chars", "100"], r"in.txt:3: line longer"),
+        (b'{"text": "' + b"x" * 90 + b'"}\n', ["--max-chars", "80"], r"in.txt:1: an article of 90 characters is over"),
+        (b"x\n", ["--max-chars", "0"], r"--max-chars must be at least 1"),
+    ],
+    ids=["invalid-utf8", "lone-surrogate", "json-array", "deep-json", "long-line", "long-text", "max-chars-0"],
+)
+def test_cli_predict_bad_input_is_one_line_after_the_good_lines(trained, capsys, tmp_path, content, options, fault):
+    inputs = tmp_path / "in.txt"
+    inputs.write_bytes(content)
+    assert cli(["predict", "--model", str(trained / "models" / "ner-sample"), *options, str(inputs)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and re.search(fault, err), err
+    if "in.txt:2:" in fault:  # what came before the bad line was answered
+        assert json.loads(captured.out)["line"] == 1
+
+
+def test_cli_predict_endless_input_and_folders_are_refused_quickly(trained, capsys, tmp_path):
+    import time
+
+    package = str(trained / "models" / "ner-sample")
+    started = time.perf_counter()
+    assert cli(["predict", "--model", package, "--max-chars", "100000", "/dev/zero"]) == 2
+    assert "/dev/zero:1: line longer than --max-chars 100,000 characters" in capsys.readouterr().err
+    assert time.perf_counter() - started < 30
+    assert cli(["predict", "--model", package, str(tmp_path)]) == 2
+    assert "is a folder; predict reads a file" in capsys.readouterr().err
+    fifo = tmp_path / "pipe"
+    import os
+    import threading
+
+    os.mkfifo(fifo)
+    threading.Thread(target=lambda: fifo.write_text("زار الوزير بيروت\n", encoding="utf-8"), daemon=True).start()
+    assert cli(["predict", "--model", package, str(fifo)]) == 0
+    assert json.loads(capsys.readouterr().out)["line"] == 1
+
+
+def test_cli_predict_streams(trained):
+    # The first result comes back while standard input is still open: nothing waits for the end of input.
+    import os
+    import select
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "akhbar.cli", "predict", "--model", str(trained / "models" / "ner-sample")]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=ROOT)
+    try:
+        process.stdin.write("زار الوزير بيروت\n".encode())
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        assert ready, "no output within 120 s of the first line"
+        assert json.loads(process.stdout.readline())["line"] == 1
+        process.stdin.write("وصل الوفد إلى عمّان\n".encode())
+        process.stdin.close()
+        assert json.loads(process.stdout.readline())["line"] == 2
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
 
 
 def test_cli_package_again_and_refuse_overwrite(trained, capsys):
@@ -272,6 +349,24 @@ def test_batching_defaults_by_device_and_rejects_zero(trained):
     for name in ("batch_size", "batch_tokens"):
         with pytest.raises(ValueError, match=f"{name} must be at least 1, not 0"):
             NerTagger.from_pretrained(package, **{name: 0})
+
+
+def test_chunks_do_not_change_predictions(trained, monkeypatch):
+    # Texts are read in chunks of about CHUNK_CHARS characters (memory bounded by the chunk): chunks of one
+    # article each give the same tags and scores as one chunk.
+    import akhbar.inference
+    from akhbar.inference import chunked
+
+    assert [len(c) for c in chunked(["ab", "c", "def", "g"], len, budget=3)] == [2, 1, 1]
+    assert [len(c) for c in chunked(range(20), lambda i: 1, budget=100, max_items=8, first=1)] == [1, 2, 4, 8, 5]
+    articles, _ = read_articles(SAMPLE / "test.jsonl", SCHEMA)
+    texts = [a["text"] for a in articles]
+    tagger = NerTagger.from_pretrained(trained / "models" / "ner-sample")
+    whole = tagger.tag(texts)
+    monkeypatch.setattr(akhbar.inference, "CHUNK_CHARS", 10)
+    assert [t.tags for t in tagger.tag(texts)] == [t.tags for t in whole]
+    assert [t.scores for t in tagger.tag(texts)] == [pytest.approx(t.scores, abs=1e-6) for t in whole]
+    assert list(tagger.iter_predict(iter(texts))) == tagger.predict(texts)
 
 
 def test_batching_does_not_change_predictions(trained):

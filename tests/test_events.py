@@ -143,6 +143,8 @@ def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
     for e in result["entities"]:
         assert long_text[e["start"] : e["end"]] == e["text"]
     assert all(e["label"] in EVENTS for e in result["events"])
+    # A text with no word has no entity and no event (the model would still answer for [CLS] [SEP]).
+    assert analyzer.predict(["", " \u0640 ", "\u064e"]) == [{"entities": [], "events": []}] * 3
 
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(
@@ -151,7 +153,7 @@ def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
     capsys.readouterr()  # drop the training logs
     assert cli(["analyze", "--ner", str(ner), "--events", str(multi), str(inputs)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(lines) == 2 and lines[0]["entities"] == result["entities"]
+    assert len(lines) == 2 and lines[0]["entities"] == result["entities"] and [r["line"] for r in lines] == [1, 2]
     assert (
         cli(["evaluate", "--model", str(multi), "--data", str(SAMPLE / "test.jsonl"), "--output", str(tmp_path / "ev")])
         == 0

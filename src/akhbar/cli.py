@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 # A bad file, record, config or path. OSError subclasses that only a path the user gave can cause are
 # user errors too (their message names the path).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
@@ -240,29 +243,88 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_inputs(source: str) -> tuple[list[str], list[str]]:
-    """Texts and ids: one article per line, plain text or JSON with ``text`` (and ``id``, else the line number)."""
-    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    texts, ids = [], []
+MAX_CHARS = 1_000_000  # default --max-chars: about 100 MB of maps and windows for one article
+
+
+@dataclass
+class InputLine:
+    """One line of ``predict``/``analyze`` input: its number, the id it carried (if JSON) and its text."""
+
+    line: int
+    text: str
+    id: object = None
+
+    def result(self, **fields) -> dict:
+        return {"line": self.line, **({"id": self.id} if self.id is not None else {}), **fields}
+
+
+def _iter_inputs(source: str, max_chars: int = MAX_CHARS) -> Iterator[InputLine]:
+    """Input lines, read lazily: plain text, or JSON with ``text`` (and optionally ``id``), one per line.
+
+    Lines end at ``\n`` only (a ``\r\n`` ending is dropped, a bare ``\r`` inside a text is kept); a blank
+    line is an empty text, so every input line gets an output line; a byte-order mark at the start is not
+    text. A line is read up to ``max_chars`` characters (so endless input such as ``/dev/zero`` stops at
+    once); a longer one, invalid UTF-8 or JSON, or a text with a split surrogate pair is an error naming
+    the line.
+    """
+    path = Path(source)
+    if source != "-" and path.is_dir():
+        raise IsADirectoryError(f"{source}: is a folder; predict reads a file with one article per line (or -)")
+    if source != "-" and not path.exists():
+        raise FileNotFoundError(f"{source}: no such file")
+    stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    limit = 4 * max_chars + 2  # UTF-8 takes at most 4 bytes a character, plus the line end
     with stream:
-        for number, line in enumerate(stream, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            ident = str(number)
+        number = 0
+        while raw := stream.readline(limit):
+            number += 1
+            if len(raw) == limit and not raw.endswith(b"\n"):
+                raise ValueError(f"{source}:{number}: line longer than --max-chars {max_chars:,} characters")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{source}:{number}: invalid UTF-8 at byte {err.start + 1}") from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            line = line.removesuffix("\n").removesuffix("\r")
+            ident = None
             if line.lstrip().startswith("{"):
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as err:
                     raise ValueError(f"{source}:{number}: invalid JSON: {err.msg} at column {err.colno}") from None
+                except RecursionError:
+                    raise ValueError(f"{source}:{number}: JSON nested too deeply to read") from None
                 if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                     raise ValueError(f"{source}:{number}: a JSON line needs a string field 'text'")
-                texts.append(record["text"])
-                ident = str(record.get("id", ident))
-            else:
-                texts.append(line)
-            ids.append(ident)
-    return texts, ids
+                line, ident = record["text"], record.get("id")
+                for name, value in (("text", line), ("id", ident)):
+                    bad = _SURROGATE.search(value) if isinstance(value, str) else None
+                    if bad:
+                        raise ValueError(
+                            f"{source}:{number}: {name} has an unpaired surrogate U+{ord(bad.group()):04X} at "
+                            f"index {bad.start()} (a character split in two by a broken \\u escape)"
+                        )
+            if len(line) > max_chars:
+                raise ValueError(
+                    f"{source}:{number}: an article of {len(line):,} characters is over --max-chars {max_chars:,}"
+                )
+            yield InputLine(number, line, ident)
+
+
+def _stream_results(
+    args: argparse.Namespace, predict: Callable[[list[str]], list]
+) -> Iterator[tuple[InputLine, object]]:
+    """Input lines with their results, a chunk at a time (the first results come before the input ends)."""
+    from .inference import chunked
+
+    if args.max_chars < 1:
+        raise ValueError(f"--max-chars must be at least 1, not {args.max_chars}")
+    interactive = args.input == "-" and sys.stdin.isatty()
+    lines = _iter_inputs(args.input, args.max_chars)
+    # Chunks of 1, 2, 4, ... up to 32 articles: the first result is out as soon as the first line is read.
+    for chunk in chunked(lines, lambda item: len(item.text), max_items=1 if interactive else 32, first=1):
+        yield from zip(chunk, predict([item.text for item in chunk]))
 
 
 def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str], results: list, packages) -> None:
@@ -288,6 +350,16 @@ def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str
     )
 
 
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-chars",
+        "--max_chars",
+        type=int,
+        default=MAX_CHARS,
+        help=f"refuse an article longer than this many characters (default {MAX_CHARS:,}; memory grows with it)",
+    )
+
+
 def _add_write_options(p: argparse.ArgumentParser, predictions: bool) -> None:
     if predictions:
         p.add_argument(
@@ -308,27 +380,28 @@ def _add_write_options(p: argparse.ArgumentParser, predictions: bool) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from .inference import NerTagger
 
-    texts, ids = _read_inputs(args.input)
     tagger = NerTagger.from_pretrained(args.model, device=args.device, **_run_options(args))
-    results = tagger.predict(texts, show_progress=sys.stderr.isatty())
-    if args.format:
-        _write_predictions(args, texts, ids, results, [args.model])
-        return
-    for entities in results:
-        print(json.dumps({"entities": entities}, ensure_ascii=False))
+    _emit(args, tagger.predict, [args.model], lambda entities: {"entities": entities})
 
 
 def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
-    texts, ids = _read_inputs(args.input)
     analyzer = Analyzer.from_pretrained(args.ner, args.events, device=args.device, **_run_options(args))
-    results = analyzer.predict(texts, show_progress=sys.stderr.isatty())
+    _emit(args, analyzer.predict, [args.ner, args.events], lambda result: result)
+
+
+def _emit(args: argparse.Namespace, predict: Callable, packages: list, fields: Callable[[object], dict]) -> None:
+    """JSON Lines on stdout as results come (one per input line, with its line number and id), or the whole
+    input in a tool's format (``--format``; blank lines are no article there and are left out)."""
     if args.format:
-        _write_predictions(args, texts, ids, results, [args.ner, args.events])
+        done = [(item, result) for item, result in _stream_results(args, predict) if item.text.strip()]
+        texts = [item.text for item, _ in done]
+        ids = [str(item.id if item.id is not None else item.line) for item, _ in done]
+        _write_predictions(args, texts, ids, [result for _, result in done], packages)
         return
-    for result in results:
-        print(json.dumps(result, ensure_ascii=False))
+    for item, result in _stream_results(args, predict):
+        print(json.dumps(item.result(**fields(result)), ensure_ascii=False), flush=True)
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -411,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="input file, or - for standard input (default)")
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     _add_run_options(p)
+    _add_input_options(p)
     _add_write_options(p, predictions=True)
     p.set_defaults(func=_predict)
     p = sub.add_parser("prepare", help="convert a public corpus (gsr, ant) into native JSONL splits")
@@ -433,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
     p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     _add_run_options(p)
+    _add_input_options(p)
     _add_write_options(p, predictions=True)
     p.set_defaults(func=_analyze)
     return parser

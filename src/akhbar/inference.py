@@ -17,10 +17,11 @@ pooling) is the same code. onnxruntime is imported only when that backend is ask
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from .settings import PackageSettings
 from .windows import encode_words, merge_windows
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BACKENDS = ("torch", "onnx")
 ONNX_DIR = "onnx"  # inside a package: model.onnx, and model.int8.onnx when exported with --quantize int8
@@ -247,6 +249,39 @@ def encoder_max_length(config, tokenizer) -> int | None:
     return min(limits) if limits else None
 
 
+# Texts are normalized, windowed and run in chunks of about this many characters: memory grows with the
+# chunk (about 100 bytes of maps and windows per character, plus the model's activations), not with the input.
+# Large enough that a chunk fills many forward passes of the default batching.
+CHUNK_CHARS = 100_000
+
+
+def chunked(
+    items: Iterable[T],
+    size: Callable[[T], int],
+    budget: int | None = None,
+    max_items: int | None = None,
+    first: int | None = None,
+) -> Iterator[list[T]]:
+    """Consume ``items`` lazily in lists whose ``size`` adds up to at least ``budget`` (or the rest of the items,
+    at the end) and that hold at most ``max_items``. With ``first``, the first list holds at most
+    that many items and each next one twice as many as the last (up to ``max_items``): on a stream, the
+    first results come right after the first item, and later chunks still fill the batches."""
+    budget = CHUNK_CHARS if budget is None else budget
+    cap = first if first is not None else max_items
+    chunk, total = [], 0
+    for item in items:
+        chunk.append(item)
+        total += size(item)
+        # Handed on as soon as it is full, before the next item is read (which may block, or fail).
+        if total >= budget or (cap is not None and len(chunk) >= cap):
+            yield chunk
+            chunk, total = [], 0
+            if first is not None:
+                cap = cap * 2 if max_items is None else min(cap * 2, max_items)
+    if chunk:
+        yield chunk
+
+
 CPU_BATCH_TOKENS = {"torch": 2048, "onnx": 1024}  # backend -> padded tokens per forward pass on CPU
 
 
@@ -431,8 +466,22 @@ class NerTagger(_PackagedModel):
         """Words, tags and tag probabilities for each text (the evaluation's view of predictions).
 
         ``words``: the texts already normalized and split with this model's preprocessing (the Analyzer
-        shares them between models).
+        shares them between models). Texts are read in chunks of about :data:`CHUNK_CHARS` characters.
         """
+        indices = list(chunked(range(len(texts)), lambda i: len(texts[i])))
+        if len(indices) == 1:  # one chunk: a progress bar over its windows
+            return self._tag_chunk(texts, show_progress, words)
+        results: list[TaggedText] = []
+        with tqdm(total=len(texts), desc="tagging", unit="text", disable=not show_progress) as bar:
+            for chunk in indices:
+                part = [words[i] for i in chunk] if words else None
+                results += self._tag_chunk([texts[i] for i in chunk], False, part)
+                bar.update(len(chunk))
+        return results
+
+    def _tag_chunk(
+        self, texts: Sequence[str], show_progress: bool, words: Sequence[Words] | None = None
+    ) -> list[TaggedText]:
         words = words or [split_words(t, self.settings.preprocessing) for t in texts]
         encoded = [encode_words(self.tokenizer, w, self.settings.max_length, self.settings.stride) for w in words]
         windows = {(i, k): ids for i, enc in enumerate(encoded) for k, ids in enumerate(enc.input_ids)}
@@ -469,6 +518,12 @@ class NerTagger(_PackagedModel):
         texts = [texts] if isinstance(texts, str) else list(texts)
         return [tagged.entities(text) for tagged, text in zip(self.tag(texts, show_progress), texts)]
 
+    def iter_predict(self, texts: Iterable[str]) -> Iterator[list[dict]]:
+        """:meth:`predict` over a stream: texts are read lazily, a chunk at a time, and each text's entities
+        are yielded as soon as its chunk is done (memory bounded by the chunk, not the stream)."""
+        for chunk in chunked(texts, len):
+            yield from self.predict(chunk)
+
 
 class EventClassifier(_PackagedModel):
     """Article event classifier over a packaged akhbar checkpoint (``task: events``).
@@ -486,7 +541,16 @@ class EventClassifier(_PackagedModel):
     def scores(
         self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None
     ) -> np.ndarray:
-        """Article probabilities ``(texts, labels)``: softmax (single-label) or sigmoid (multi-label)."""
+        """Article probabilities ``(texts, labels)``: softmax (single-label) or sigmoid (multi-label).
+
+        Texts are read in chunks of about :data:`CHUNK_CHARS` characters."""
+        parts = [
+            self._score_chunk([texts[i] for i in chunk], show_progress, [words[i] for i in chunk] if words else None)
+            for chunk in chunked(range(len(texts)), lambda i: len(texts[i]))
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.settings.event_labels)))
+
+    def _score_chunk(self, texts: Sequence[str], show_progress: bool, words: Sequence[Words] | None) -> np.ndarray:
         words = words or [split_words(t, self.settings.preprocessing) for t in texts]
         windows = {}
         for i, w in enumerate(words):
@@ -508,8 +572,12 @@ class EventClassifier(_PackagedModel):
         """``[{"label", "score"}]`` per text: the top label (single-label), or every label whose probability
         reaches its tuned threshold (multi-label), highest first."""
         texts = [texts] if isinstance(texts, str) else list(texts)
+        words = words or [split_words(t, self.settings.preprocessing) for t in texts]
         probs = self.scores(texts, show_progress, words)
-        return decide(probs, self.settings.event_labels, self.settings.multi_label, self.settings.thresholds)
+        decided = decide(probs, self.settings.event_labels, self.settings.multi_label, self.settings.thresholds)
+        # A text with no word (empty, or only what normalization removes) reports no event: the model would
+        # still answer for its bare [CLS] [SEP] window.
+        return [events if w.spans else [] for events, w in zip(decided, words)]
 
 
 class Analyzer:
@@ -528,8 +596,21 @@ class Analyzer:
 
     def predict(self, texts: str | Iterable[str], show_progress: bool = False) -> list[dict]:
         texts = [texts] if isinstance(texts, str) else list(texts)
+        results: list[dict] = []
+        with tqdm(total=len(texts), desc="analyzing", unit="text", disable=not show_progress) as bar:
+            for chunk in chunked(texts, len):
+                results += self._predict_chunk(chunk)
+                bar.update(len(chunk))
+        return results
+
+    def iter_predict(self, texts: Iterable[str]) -> Iterator[dict]:
+        """:meth:`predict` over a stream, a chunk at a time (see :meth:`NerTagger.iter_predict`)."""
+        for chunk in chunked(texts, len):
+            yield from self._predict_chunk(chunk)
+
+    def _predict_chunk(self, texts: list[str]) -> list[dict]:
         ner_words = [split_words(t, self.ner.settings.preprocessing) for t in texts]
         shared = self.ner.settings.preprocessing == self.events.settings.preprocessing
-        entities = [tagged.entities(t) for tagged, t in zip(self.ner.tag(texts, show_progress, ner_words), texts)]
-        events = self.events.predict(texts, show_progress, ner_words if shared else None)
+        entities = [tagged.entities(t) for tagged, t in zip(self.ner.tag(texts, False, ner_words), texts)]
+        events = self.events.predict(texts, False, ner_words if shared else None)
         return [{"entities": e, "events": v} for e, v in zip(entities, events)]
