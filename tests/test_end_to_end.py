@@ -310,10 +310,6 @@ def test_validation_score_under_length_grouping_equals_the_packaged_model_score(
     # checkpoint must still be computed on the right rows. Held-out validation (half of train: 10 articles of
     # 4-5 windows of 32 tokens, most of them the same length, so a length sort reorders them at random)
     # scored by the Trainer equals NerTagger on those articles.
-    from akhbar.config import parse_config
-    from akhbar.report import evaluate_ner
-    from akhbar.training import load_splits
-
     args = train_args(
         "ner-sample.yaml",
         tiny_model_dir,
@@ -331,13 +327,21 @@ def test_validation_score_under_length_grouping_equals_the_packaged_model_score(
         save_steps=20,
     )
     train(args)
-    package = tmp_path / "models" / "ner-sample"
-    best = json.loads((package / "run_config.json").read_text(encoding="utf-8"))["best_validation"]
-    _, data_args, _, training_args, _ = parse_config(args)
-    validation = load_splits(data_args, training_args.seed)[0]["validation"].articles
-    assert len(validation) == 10 and best["metric"] > 0
-    score = evaluate_ner(NerTagger.from_pretrained(package), validation)["strict"]["micro"]["f1"]
-    assert score == pytest.approx(best["metric"], abs=1e-12)
+    # bench/validation_parity.py re-reads the held-out articles as the run did and scores the package.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "validation_parity.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["validation_articles"] == 10 and result["trainer_best"]["metric"] > 0
+    assert result["packaged_strict_f1"] == pytest.approx(result["trainer_best"]["metric"], abs=1e-12)
 
 
 def test_batching_defaults_by_device_and_rejects_zero(trained):
