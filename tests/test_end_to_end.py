@@ -56,6 +56,7 @@ def test_package_is_self_describing(trained):
     assert report["data"]["articles"] == 5 and report["data"]["gold_entities"] == 29
     assert 0.0 <= report["strict"]["micro"]["f1"] <= 1.0 and 0.0 <= report["lenient"]["micro"]["f1"] <= 1.0
     assert report["strict"]["micro"]["support"] == 29
+    assert report["engine"] == {"backend": "torch", "precision": "float32"}
     assert set(report["strict"]["per_type"]) <= set(SCHEMA)
     card = (package / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\n") and "model-index" in card

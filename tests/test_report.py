@@ -50,3 +50,20 @@ def test_percentages_are_labelled_and_lenient_below_strict_is_explained():
     assert "from `encoder` (a local folder)" in card and "/some/local" not in card
     # Lenient at or above strict: no note.
     assert "Lenient F1 is below" not in render_markdown(report_for([["B-LOC", "O"]], [["B-LOC", "O"]], 0), "t")
+
+
+def test_reports_of_other_engines_get_their_own_folder():
+    from pathlib import Path
+
+    from akhbar.evaluation import report_folder
+
+    torch32 = {"backend": "torch", "precision": "float32"}
+    assert report_folder("models/ner", "data/test.jsonl", torch32) == Path("eval/ner-test")
+    assert report_folder("models/ner", "test.jsonl", {**torch32, "precision": "bfloat16"}) == Path(
+        "eval/ner-test-bfloat16"
+    )
+    onnx = {"backend": "onnx", "precision": "float32", "onnx_file": "model.int8.onnx"}
+    assert report_folder("models/ner", "test.jsonl", onnx) == Path("eval/ner-test-model-int8")
+    report = report_for([["B-LOC"]], [["B-LOC"]], 0)
+    assert "Run with: not recorded." in render_markdown(report, "t")
+    assert "Run with: onnx, `model.int8.onnx`, float32." in render_markdown({**report, "engine": onnx}, "t")

@@ -129,14 +129,17 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate, headline, read_for, write
+    from .evaluation import evaluate, headline, read_for, report_folder, write
     from .inference import EventClassifier, NerTagger, load_package
 
     # Verify the package once, then check where the report goes and validate the data against the package's
     # schema, all before loading the weights.
     directory, settings = load_package(args.model)
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
-    out = Path(args.output) if args.output else Path("eval") / f"{Path(args.model).name}-{Path(args.data).stem}"
+    planned = {"backend": args.backend, "precision": args.precision}
+    if args.backend == "onnx":
+        planned["onnx_file"] = args.onnx_file
+    out = Path(args.output) if args.output else report_folder(args.model, args.data, planned)
     if out.resolve().is_relative_to(directory.resolve()):
         raise ValueError(
             f"--output {out} is inside the package {directory}; a package is immutable (its manifest hashes every "
@@ -451,7 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a packaged model on an annotated file and write the report")
     p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
     p.add_argument("--data", required=True, help="annotated data in any format (JSONL, CoNLL, a tool's export)")
-    p.add_argument("--output", help="report folder (default: eval/<model>-<data file stem>)")
+    p.add_argument(
+        "--output",
+        help="report folder (default: eval/<model>-<data file stem>, plus -<onnx file> or -bfloat16 for other engines)",
+    )
     p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
     _add_read_options(p)
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")

@@ -26,10 +26,32 @@ def read_for(
 
 
 def evaluate(predictor, articles: list[dict], data_name: str, show_progress: bool = False) -> dict:
-    """Score a NerTagger or an EventClassifier on ``articles``."""
+    """Score a NerTagger or an EventClassifier on ``articles``; the report records how the model ran."""
     if predictor.settings.task == "events":
-        return evaluate_events(predictor, articles, data_name=data_name, show_progress=show_progress)
-    return evaluate_ner(predictor, articles, data_name=data_name, show_progress=show_progress)
+        report = evaluate_events(predictor, articles, data_name=data_name, show_progress=show_progress)
+    else:
+        report = evaluate_ner(predictor, articles, data_name=data_name, show_progress=show_progress)
+    report["engine"] = engine(predictor)
+    return report
+
+
+def engine(predictor) -> dict:
+    """Backend, precision (and ONNX file) of a loaded predictor: what its figures were measured with."""
+    out = {"backend": predictor.backend, "precision": predictor.precision}
+    if predictor.backend == "onnx":
+        out["onnx_file"] = Path(predictor.model.path).name
+    return out
+
+
+def report_folder(model: str | Path, data: str | Path, engine: dict) -> Path:
+    """``eval/<model>-<data>`` for PyTorch float32, with the engine appended otherwise (so an ONNX or bfloat16
+    evaluation of the same model and data does not overwrite the PyTorch one)."""
+    name = f"{Path(model).name}-{Path(data).stem}"
+    if engine.get("onnx_file"):
+        name += "-" + Path(engine["onnx_file"]).name.removesuffix(".onnx").replace(".", "-")
+    elif engine["precision"] != "float32":
+        name += f"-{engine['precision']}"
+    return Path("eval") / name
 
 
 def write(report: dict, directory: str | Path, title: str) -> None:

@@ -23,7 +23,7 @@ from sklearn.metrics import (
 )
 
 from .events import decide
-from .report import CONFUSION_PNG, REPORT_JSON, REPORT_MD, pct, plot_confusion
+from .report import CONFUSION_PNG, REPORT_JSON, REPORT_MD, engine_text, pct, plot_confusion
 
 
 def classification_scores(
@@ -151,7 +151,7 @@ def write_event_report(report: dict, directory: str | Path, title: str) -> None:
         f"# Evaluation: {title}",
         "",
         f"Data: `{report['data']['name']}`: {report['data']['articles']} articles; {report['mode']} "
-        f"({report['pooling']} pooling over windows).",
+        f"({report['pooling']} pooling over windows). Run with: {engine_text(report)}.",
         "",
         f"**Macro F1: {pct(report['macro']['f1'])}** · micro F1: {pct(report['micro']['f1'])} · "
         + (

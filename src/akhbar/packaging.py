@@ -29,13 +29,14 @@ logger = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.json"
 
 
-def check_destination(dest: str | Path, overwrite: bool) -> None:
-    """Refuse to replace an existing package unless ``overwrite`` (checked before a long run starts)."""
+def check_destination(dest: str | Path, overwrite: bool, how: str = "pass --overwrite to replace it") -> None:
+    """Refuse to replace an existing package unless ``overwrite`` (checked before a long run starts).
+
+    ``how``: the fix, in the words of the command that asked (train.py and ``akhbar package`` differ).
+    """
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise FileExistsError(
-            f"{dest} already exists; pass --overwrite_output_dir true to replace it, or choose another --model_name"
-        )
+        raise FileExistsError(f"{dest} already exists; {how}")
 
 
 def evaluation_data(run: dict) -> tuple[str, str] | None:

@@ -139,6 +139,15 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def engine_text(report: dict) -> str:
+    """How the model was run for a report: backend, precision and ONNX file (reports from before said none)."""
+    engine = report.get("engine")
+    if not engine:
+        return "not recorded"
+    onnx = f", `{engine['onnx_file']}`" if engine.get("onnx_file") else ""
+    return f"{engine['backend']}{onnx}, {engine['precision']}"
+
+
 def lenient_note(report: dict) -> str | None:
     """Why lenient F1 is below strict F1, when it is (readers expect lenient >= strict)."""
     strict, lenient = report["strict"]["micro"]["f1"], report["lenient"]["micro"]["f1"]
@@ -178,7 +187,7 @@ def render_markdown(report: dict, title: str) -> str:
         f"# Evaluation: {title}",
         "",
         f"Data: `{data['name']}`: {data['articles']} articles, {data['words']} words, {data['gold_entities']} gold "
-        "entities.",
+        f"entities. Run with: {engine_text(report)}.",
         "",
         f"**Strict entity F1 (seqeval, IOB2): {pct(report['strict']['micro']['f1'])}** · lenient F1: "
         f"{pct(report['lenient']['micro']['f1'])}",

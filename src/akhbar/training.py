@@ -585,7 +585,11 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(training_args)
     preprocessing = prep_args.to_config()
     package_dest = Path(model_args.package_dir) / model_args.model_name
-    check_destination(package_dest, training_args.overwrite_output_dir)
+    check_destination(
+        package_dest,
+        training_args.overwrite_output_dir,
+        "pass --overwrite_output_dir true to replace it, or choose another --model_name",
+    )
     check_writable(package_dest.parent, "package_dir")
     # push_to_hub uploads the packaged folder at the end, not the Trainer's raw checkpoints.
     push_repo = training_args.hub_model_id if training_args.push_to_hub else None
