@@ -197,6 +197,22 @@ def test_cli_predict_streams(trained):
         process.kill()
 
 
+def test_cli_info_and_version(trained, capsys):
+    from akhbar import __version__
+
+    with pytest.raises(SystemExit):
+        cli(["--version"])
+    assert capsys.readouterr().out.strip() == f"akhbar {__version__}"
+    package = trained / "models" / "ner-sample"
+    assert cli(["info", str(package)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((package / "eval_report.json").read_text(encoding="utf-8"))
+    assert f"{package}: akhbar ner package, verified" in out and "labels: PERS, LOC, ORG, MISC" in out
+    assert f"strict F1 {100 * report['strict']['micro']['f1']:.1f}%" in out and "model.safetensors" in out
+    assert cli(["info", "/nope/model"]) == 2
+    assert "'/nope/model' is not a local folder" in capsys.readouterr().err
+
+
 def test_cli_package_again_and_refuse_overwrite(trained, capsys):
     dest = trained / "models" / "again"
     assert cli(["package", str(trained / "run"), "--output", str(dest)]) == 0
@@ -240,6 +256,32 @@ def test_overwrite_replaces_a_previous_run_and_leaves_nothing_aside(tiny_model_d
     assert json.loads((run / "trainer_state.json").read_text(encoding="utf-8"))["global_step"] == 3
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert NerTagger.from_pretrained(tmp_path / "models" / "ner-sample")
+
+
+def test_early_stopping_is_said_and_carded(tiny_model_dir, tmp_path, caplog):
+    # A loss that "should grow" never improves: the run stops after patience + 1 evaluations, and says so.
+    import logging
+
+    caplog.set_level(logging.INFO, logger="akhbar")
+    args = train_args(
+        "ner-sample.yaml",
+        tiny_model_dir,
+        tmp_path,
+        max_steps=40,
+        eval_strategy="steps",
+        eval_steps=2,
+        save_strategy="steps",
+        save_steps=2,
+        early_stopping_patience=1,
+        metric_for_best_model="loss",
+        greater_is_better="true",
+    )
+    train(args)
+    run = json.loads((tmp_path / "run" / "run_config.json").read_text(encoding="utf-8"))
+    assert run["stopped_early"] and run["trained_steps"] == 4 and run["planned_steps"] == 40
+    assert "early stopping: no better loss in 1 evaluations; stopped at step 4 of 40" in caplog.text
+    card = (tmp_path / "models" / "ner-sample" / "README.md").read_text(encoding="utf-8")
+    assert "Early stopping ended training after 4 of 40 steps" in card
 
 
 def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):

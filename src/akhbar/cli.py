@@ -154,6 +154,38 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"{headline(report)}  ({len(articles)} articles) -> {out / 'eval_report.md'}")
 
 
+def _info(args: argparse.Namespace) -> None:
+    from .evaluation import headline
+    from .inference import load_package
+    from .manifest import MANIFEST_FILE
+
+    directory, settings = load_package(args.model)  # verified against its manifest
+    manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+    labels = settings.event_labels if settings.event_labels else settings.entity_labels
+    print(
+        f"{directory}: akhbar {settings.task} package, verified ({len(manifest['files'])} files match {MANIFEST_FILE})"
+    )
+    print(f"  labels: {', '.join(labels)}" + (" (multi-label)" if settings.multi_label else ""))
+    print(f"  base model: {settings.base_model}")
+    windows = f"windows of {settings.max_length} tokens, stride {settings.stride}"
+    print(f"  preprocessing: {settings.preprocessing.preset}; {windows}")
+    report_path = directory / "eval_report.json"
+    if report_path.is_file():
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        print(f"  evaluation: {headline(report)} on {report['data']['name']} ({report['data']['articles']} articles)")
+    else:
+        print("  evaluation: none (the run had no test or validation data)")
+    versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
+    print(f"  made with: akhbar {settings.akhbar_version}; {versions}")
+    print("  files:")
+    for name, entry in sorted(manifest["files"].items()):
+        print(
+            f"    {name}  {entry['bytes'] / 1e6:.1f} MB"
+            if entry["bytes"] >= 1e5
+            else f"    {name}  {entry['bytes']:,} bytes"
+        )
+
+
 def _package(args: argparse.Namespace) -> None:
     from .packaging import package_run
 
@@ -421,8 +453,15 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="akhbar", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"akhbar {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="what a packaged model is: task, labels, base model, evaluation, files")
+    p.add_argument("model", help="packaged model folder (or hub id); verified against its manifest first")
+    p.set_defaults(func=_info)
 
     p = sub.add_parser("tiny-model", help="build a tiny random BERT + WordPiece tokenizer for offline smoke runs")
     p.add_argument("output_dir")

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from .events import decide, pool_logits, probabilities
+from .hub import hub_problem
 from .labels import bio_labels, tags_to_spans
 from .manifest import verify_manifest
 from .preprocessing import Words, split_words
@@ -127,6 +128,9 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
     path = Path(name_or_path)
     if path.is_dir():
         return path
+    problem = hub_problem(str(name_or_path))
+    if problem:
+        raise FileNotFoundError(f"model {problem}; point at a local packaged folder (e.g. models/<name>)")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 

@@ -120,6 +120,14 @@ def render_card(name: str, settings: PackageSettings, run: dict, report: dict | 
             f"| join_sentences (CoNLL sentences joined into articles of up to N words) | {settings.join_sentences} |"
         )
     lines.append("")
+    if run.get("stopped_early"):
+        lines += [
+            f"Early stopping ended training after {run['trained_steps']} of {run['planned_steps']} steps "
+            f"({run.get('train_epochs', '?')} epochs; `num_train_epochs`/`max_steps` above are what was configured).",
+            "",
+        ]
+    elif run.get("train_epochs") is not None:
+        lines += [f"Trained for {run['train_epochs']} epochs ({run.get('trained_steps', '?')} steps).", ""]
     if run.get("train_tokens_per_s"):
         lines += [
             f"Training read {run['train_tokens_per_s']:.0f} non-padding tokens/s "

@@ -627,6 +627,19 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=output.resume)
     train_runtime = time.perf_counter() - started
+    stopped_early = trainer.state.global_step < trainer.state.max_steps
+    if stopped_early:
+        logger.info(
+            "early stopping: no better %s in %d evaluations; stopped at step %d of %d (epoch %.2f); best %.4f at "
+            "step %s",
+            training_args.metric_for_best_model,
+            training_args.early_stopping_patience,
+            trainer.state.global_step,
+            trainer.state.max_steps,
+            trainer.state.epoch or 0,
+            trainer.state.best_metric or 0,
+            trainer.state.best_global_step,
+        )
     trainer.save_model()  # the best checkpoint when load_best_model_at_end
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
@@ -648,6 +661,9 @@ def main(argv: list[str] | None = None) -> None:
         settings.save(training_args.output_dir)
         record = run_record(model_args, data_args, training_args, splits, config_path)
         record["train_runtime_s"] = round(train_runtime, 1)
+        record["stopped_early"] = stopped_early
+        record["trained_steps"] = trainer.state.global_step
+        record["planned_steps"] = trainer.state.max_steps
         record.update(speed)
         record["device"] = str(training_args.device) + (
             f" x{training_args.world_size}" if training_args.world_size > 1 else ""
