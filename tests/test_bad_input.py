@@ -29,6 +29,8 @@ DATA_FAULTS = {
     "duplicate_id.jsonl": (2, r"duplicate id 'ok-1' \(first on line 1\)"),
     "bom_mid_file.jsonl": (2, r"invalid JSON: Unexpected UTF-8 BOM"),
     "invisible_span_edge.jsonl": (2, r"starts or ends on the invisible character U\+200F"),
+    "number_too_long.jsonl": (2, r"invalid JSON: a number too long to read \(Exceeds the limit \(4300 digits\)"),
+    "nested_too_deep.jsonl": (2, r"invalid JSON: nested too deeply to read"),
     "invalid_utf8.jsonl": (2, r"invalid UTF-8 at byte 26"),
     "conll_extra_column.txt": (6, r"expected 2 columns .* found 3"),
     "conll_missing_column.txt": (6, r"found 1 column\(s\) in 'الوفد'"),
@@ -204,3 +206,15 @@ def test_unwritable_destinations_are_found_before_training(capsys, tmp_path):
         assert (
             f"{key} {tmp_path / 'file' / 'sub'}: {tmp_path / 'file'} is a file, not a folder" in capsys.readouterr().err
         )
+
+
+def test_pipes_are_refused_with_the_reason(capsys, tmp_path):
+    import os
+
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+    assert cli(["validate", str(fifo)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {fifo}: not a regular file or folder (a pipe or a device); save it to a file first\n"
+    )

@@ -14,6 +14,7 @@ record and the fault, which a bulk JSON/CSV loader cannot; the valid records the
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import Counter
@@ -229,6 +230,23 @@ def validate_article(record: object, path: str | Path, line: int | None, entity_
     return {"id": record["id"], "text": text, "entities": clean, "events": list(events)}
 
 
+def parse_json(text: str, decoder=None, pos: int | None = None):
+    """``json.loads(text)`` (or ``decoder.raw_decode(text, pos)``), every way it can fail a ``ValueError``
+    with one line that says why.
+
+    Besides invalid JSON: nesting too deep for the parser (``RecursionError``) and integers longer than
+    Python's conversion limit (4,300 digits), which raise other errors and carry no position.
+    """
+    try:
+        return json.loads(text) if decoder is None else decoder.raw_decode(text, pos)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"invalid JSON: {err.msg} at column {err.colno}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply to read") from None
+    except ValueError as err:  # int(): "Exceeds the limit (4300 digits) for integer string conversion"
+        raise ValueError(f"invalid JSON: a number too long to read ({str(err).split(';')[0]})") from None
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` without line ends; bad UTF-8 is an error naming the line."""
     with path.open("rb") as f:
@@ -270,6 +288,9 @@ def read_articles(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    if not (path.is_file() or path.is_dir()):
+        # Formats are told apart by their content and some are read twice: a pipe can be read only once.
+        raise ValueError(f"{path}: not a regular file or folder (a pipe or a device); save it to a file first")
     if join_sentences < 0:
         raise ValueError(f"join_sentences must be 0 (off) or a number of words, found {join_sentences}")
     options = options or ReadOptions()

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..articles import AnnotationError, read_lines
+from ..articles import AnnotationError, parse_json, read_lines
 from . import Format, Item, Source, WriteOptions, event_labels, register
 from .annotations import Annotation, Task, resolve_all
 from .jsonl import first_json_line
@@ -76,9 +76,9 @@ def _records(path: Path) -> Iterator[tuple[int, dict | AnnotationError]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield number, AnnotationError(path, number, f"invalid JSON: {err.msg} at column {err.colno}")
+            record = parse_json(line)
+        except ValueError as err:
+            yield number, AnnotationError(path, number, str(err))
             continue
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             yield number, AnnotationError(path, number, "expected a JSON object with a string 'text'")

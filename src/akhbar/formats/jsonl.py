@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..articles import AnnotationError, read_lines
+from ..articles import AnnotationError, parse_json, read_lines
 from . import Format, Item, Source, WriteOptions, event_scores, register
 
 
@@ -24,8 +24,8 @@ def first_json_line(head: str) -> object:
     for line in head.splitlines():
         if line.strip():
             try:
-                return json.loads(line)
-            except json.JSONDecodeError:
+                return parse_json(line)
+            except ValueError:
                 return None
     return None
 
@@ -51,10 +51,9 @@ class JsonLines(Format):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                fault = f"invalid JSON: {err.msg} at column {err.colno}"
-                yield Item(path, number, error=AnnotationError(path, number, fault))
+                record = parse_json(line)
+            except ValueError as err:
+                yield Item(path, number, error=AnnotationError(path, number, str(err)))
                 continue
             yield Item(path, number, record)
 

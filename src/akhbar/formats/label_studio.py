@@ -25,7 +25,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..articles import AnnotationError
+from ..articles import AnnotationError, parse_json
 from . import Format, Item, Source, WriteOptions, event_scores, register
 from .annotations import Annotation, Task, resolve_all
 from .offsets import Span
@@ -67,6 +67,12 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, object]]:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as err:
             raise bad(err.pos, err.msg) from None
+        except (RecursionError, ValueError):  # nested too deeply, or a number too long: no position to give
+            try:
+                parse_json(text[pos:])
+            except ValueError as err:
+                raise AnnotationError(path, line_of(pos), f"{err} (in the task starting here)") from None
+            raise
         yield line_of(pos), value
         pos = end
         while pos < len(text) and text[pos].isspace():

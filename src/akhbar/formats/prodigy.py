@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..articles import AnnotationError, read_lines
+from ..articles import AnnotationError, parse_json, read_lines
 from . import Format, Item, Source, WriteOptions, event_scores, register
 from .annotations import Annotation, Task, resolve_all
 from .jsonl import first_json_line
@@ -85,9 +85,9 @@ class Prodigy(Format):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                order.append(Item(path, number, error=AnnotationError(path, number, f"invalid JSON: {err.msg}")))
+                record = parse_json(line)
+            except ValueError as err:
+                order.append(Item(path, number, error=AnnotationError(path, number, str(err))))
                 continue
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 order.append(Item(path, number, error=AnnotationError(path, number, "expected an object with 'text'")))
