@@ -28,6 +28,8 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
@@ -48,7 +50,7 @@ def window_word_tags(package: Path, texts: list[str]) -> list[list[dict[int, lis
     model = AutoModelForTokenClassification.from_pretrained(package, use_safetensors=True).eval()
     id2label = model.config.id2label
     out = []
-    for text in texts:
+    for text in tqdm(texts, desc="pipeline windows", unit="article", file=sys.stderr):
         words = split_words(text, settings.preprocessing)
         char_to_word = words.char_to_word()
         enc = tokenizer(
@@ -108,6 +110,10 @@ def explain(akhbar: list[set], pipeline: list[set], windows: list[list[dict[int,
     return {side: dict(c) for side, c in counts.items()}
 
 
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("package", type=Path, help="packaged NER model folder")
@@ -124,17 +130,22 @@ def main(argv=None) -> None:
     _, gold = conll_sentences(args.test)
     engines = {"akhbar_torch_fp32": lambda: NerTagger.from_pretrained(args.package)}
     sets: dict = {}
+    # Each part takes minutes on a CPU: say which one is running.
+    say(f"timing akhbar and the pipeline on {len(long)} long articles ({args.repeats} passes each) ...")
     results = {
         "package": str(args.package),
         "long_articles": bench.inference_speed(
             args.package, long, engines, pipeline_batch_sizes=(1,), sets=sets, repeats=args.repeats
         ),
-        "parity": bench.parity(engines, args.test, gold, args.package),
     }
+    say(f"scoring akhbar and the pipeline on {args.test} ...")
+    results["parity"] = bench.parity(engines, args.test, gold, args.package)
     if args.explain:
+        say("reading the pipeline's windows to explain the disagreements ...")
         windows = window_word_tags(args.package, long)
         results["disagreements"] = explain(sets["akhbar_torch_fp32"], sets["pipeline_batch_1"], windows)
     if args.long_join:
+        say(f"scoring on the test joined into articles of up to {args.long_join} words ...")
         results["parity_long"] = bench.parity(engines, args.test, gold, args.package, args.long_join)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

@@ -92,6 +92,10 @@ def test_bench_smoke(tiny_model_dir, tmp_path):
     assert figures["long_articles"]["texts"] == 3
     assert set(figures["parity_long"]) == {"akhbar_torch_fp32", "pipeline_simple", "pipeline_first"}
     assert "agreement_with_pipeline_first" in done.stdout
+    assert (
+        "timing akhbar and the pipeline on 3 long articles" in done.stderr
+        and "explain the disagreements" in done.stderr
+    )
     # --explain gives every entity on which akhbar and `simple` differ one cause.
     row = figures["long_articles"]["akhbar_torch_fp32"]["agreement_with_pipeline"]
     causes = figures["disagreements"]
