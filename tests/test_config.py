@@ -145,3 +145,20 @@ def test_command_line_type_errors_are_one_line(tmp_path, capsys):
         "error: command line: argument --learning_rate/--learning-rate: invalid float value: 'abc'; "
         "`python train.py --help` lists the keys\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("learning_rate", "-1", ">= 0"),
+        ("learning_rate", "nan", ">= 0"),
+        ("per_device_train_batch_size", "0", "at least 1"),
+        ("per_device_eval_batch_size", "0", "at least 1"),
+        ("gradient_accumulation_steps", "0", "at least 1"),
+        ("weight_decay", "-0.1", ">= 0"),
+    ],
+)
+def test_values_torch_would_refuse_after_setup_are_refused_first(tmp_path, key, value, expected):
+    path = write(tmp_path, "train_file: a.jsonl\n")
+    with pytest.raises(ConfigError, match=f"{key} must be {expected}, found"):
+        parse_config(["--config", path, f"--{key}", value])

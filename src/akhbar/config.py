@@ -485,6 +485,16 @@ def parse_config(argv: list[str] | None = None):
         for args in parsed:
             if hasattr(args, key):
                 setattr(args, key, None)
+    # Checked here rather than by torch when training starts (after the output folder has been prepared).
+    for key, ok, expected in (
+        ("learning_rate", math.isfinite(training_args.learning_rate) and training_args.learning_rate >= 0, ">= 0"),
+        ("weight_decay", math.isfinite(training_args.weight_decay) and training_args.weight_decay >= 0, ">= 0"),
+        ("per_device_train_batch_size", training_args.per_device_train_batch_size >= 1, "at least 1"),
+        ("per_device_eval_batch_size", training_args.per_device_eval_batch_size >= 1, "at least 1"),
+        ("gradient_accumulation_steps", training_args.gradient_accumulation_steps >= 1, "at least 1"),
+    ):
+        if not ok:
+            raise ConfigError(f"{config_path}: {key} must be {expected}, found {getattr(training_args, key)}")
     epochs = training_args.num_train_epochs
     if training_args.max_steps <= 0 and not (math.isfinite(epochs) and epochs > 0):
         raise ConfigError(
