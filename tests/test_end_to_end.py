@@ -387,6 +387,22 @@ def test_validation_score_under_length_grouping_equals_the_packaged_model_score(
     assert result["packaged_strict_f1"] == pytest.approx(result["trainer_best"]["metric"], abs=1e-12)
 
 
+def test_devices_that_are_not_there_are_one_line(trained, capsys, tmp_path, monkeypatch):
+    import torch
+
+    from akhbar.inference import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="unknown device 'banana'; use cpu, cuda or cuda:N"):
+        resolve_device("banana")
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("زار الوزير بيروت\n", encoding="utf-8")
+    assert cli(["predict", "--model", str(trained / "models" / "ner-sample"), "--device", "cuda", str(inputs)]) == 2
+    assert (
+        capsys.readouterr().err == "error: device 'cuda': this machine (or this torch build) has no CUDA GPU; use cpu\n"
+    )
+
+
 def test_batching_defaults_by_device_and_rejects_zero(trained):
     package = trained / "models" / "ner-sample"
     tagger = NerTagger.from_pretrained(package, device="cpu")  # CPU default: a token budget (BENCHMARKS.md)

@@ -237,6 +237,23 @@ class TaggedText:
         return out
 
 
+def resolve_device(device: str | None) -> torch.device:
+    """``device`` as a torch device (by default CUDA when available), refused in one line if this machine
+    has no such device."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: this machine (or this torch build) has no CUDA GPU; use cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: there are {torch.cuda.device_count()} CUDA GPUs (cuda:0 ...)")
+    return resolved
+
+
 def encoder_max_length(config, tokenizer) -> int | None:
     """Tokens per window the encoder can read: its position embeddings, or less if its tokenizer says so.
 
@@ -347,7 +364,7 @@ class _PackagedModel:
             self.model = model
         else:
             self.backend = "torch"
-            self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            self.device = resolve_device(device)
             if precision == "bfloat16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
                 raise ValueError(
                     f"precision='bfloat16': this GPU ({torch.cuda.get_device_name(self.device)}) has no bfloat16"
