@@ -53,7 +53,7 @@ def load_preprocessing(path: Path | None):
 def text_sets(corpora: Path) -> dict[str, list[str]]:
     """The texts of each set that is present, in a fixed order."""
     from akhbar.articles import read_articles
-    from akhbar.data import prepare_ant, prepare_gsr
+    from akhbar.corpora import prepare_ant, prepare_gsr
 
     def texts(folder: Path, files: list[str]) -> list[str]:
         return [a["text"] for name in files for a in read_articles(folder / name, skip_invalid=True)[0]]

@@ -284,7 +284,7 @@ def long_articles(source: str, count: int, min_tokens: int, tokenizer, seed: int
 
     path = Path(source)
     if path.is_dir():
-        from akhbar.data import prepare_ant
+        from akhbar.corpora import prepare_ant
 
         with tempfile.TemporaryDirectory() as tmp:
             prepare_ant(path, tmp, skip_invalid=True)
@@ -454,7 +454,7 @@ def engines(package: Path, skip_onnx: bool) -> dict:
     try:
         import onnxruntime  # noqa: F401
 
-        from akhbar.onnx_export import export_onnx
+        from akhbar.onnx.export import export_onnx
     except ImportError as err:
         logger.warning("ONNX part skipped: %s", err)
         return out

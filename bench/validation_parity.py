@@ -17,13 +17,14 @@ from pathlib import Path
 
 from akhbar import NerTagger
 from akhbar.config import parse_config
-from akhbar.report import evaluate_ner
+from akhbar.tasks import get_task
+from akhbar.tasks.ner import evaluate_ner
 from akhbar.training import load_splits
 
 
 def main(argv: list[str]) -> int:
     model_args, data_args, _, training_args, _ = parse_config(argv)
-    validation = load_splits(data_args, training_args.seed)[0]["validation"].articles
+    validation = load_splits(data_args, training_args.seed, get_task(model_args.task))[0]["validation"].articles
     best = json.loads((Path(training_args.output_dir) / "run_config.json").read_text(encoding="utf-8"))[
         "best_validation"
     ]

@@ -11,13 +11,15 @@ from transformers import AutoModelForTokenClassification, pipeline
 from akhbar import NerTagger
 from akhbar.articles import read_articles
 from akhbar.cli import main as cli
-from akhbar.config import ModelArguments
+from akhbar.config import DataArguments, ModelArguments
 from akhbar.labels import bio_labels
+from akhbar.tasks import get_task
 from akhbar.training import load_base
 from akhbar.training import main as train
 
 pytestmark = pytest.mark.slow
 SCHEMA = ["PERS", "LOC", "ORG", "MISC"]
+NER = get_task("ner")
 
 
 @pytest.fixture(scope="module")
@@ -297,10 +299,10 @@ def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):
         match=r"'aubmindlab/bert-base-arabertv02': it is not a local folder and HF_HUB_OFFLINE is set and it is not "
         r"in the local hub cache.*--model_name_or_path DIR.*akhbar tiny-model",
     ):
-        load_base(ModelArguments(), bio_labels(SCHEMA), 256)
+        load_base(ModelArguments(), NER, SCHEMA, DataArguments(max_length=256))
     # A path that does not exist is no hub id either: certain at once.
     with pytest.raises(FileNotFoundError, match=r"'/nope/model' is not a local folder .* and not a hub repository id"):
-        load_base(ModelArguments(model_name_or_path="/nope/model"), bio_labels(SCHEMA), 256)
+        load_base(ModelArguments(model_name_or_path="/nope/model"), NER, SCHEMA, DataArguments(max_length=256))
     # Online, but the hub's name does not resolve: no retries.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
@@ -309,13 +311,13 @@ def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     with pytest.raises(FileNotFoundError, match=r"hub \(huggingface.co\) cannot be reached: .*HF_HUB_OFFLINE=1"):
-        load_base(ModelArguments(), bio_labels(SCHEMA), 256)
+        load_base(ModelArguments(), NER, SCHEMA, DataArguments(max_length=256))
     assert time.perf_counter() - started < 10
 
 
 def test_max_length_beyond_the_position_embeddings_is_refused(tiny_model_dir):
     with pytest.raises(ValueError, match=r"max_length 100000 is longer than .* can read \(\d+ tokens"):
-        load_base(ModelArguments(model_name_or_path=str(tiny_model_dir)), bio_labels(SCHEMA), 100000)
+        load_base(ModelArguments(model_name_or_path=str(tiny_model_dir)), NER, SCHEMA, DataArguments(max_length=100000))
 
 
 def test_cli_user_errors_are_one_line_and_exit_2(trained, capsys, tmp_path):
@@ -339,7 +341,7 @@ def test_cli_user_errors_are_one_line_and_exit_2(trained, capsys, tmp_path):
 def test_training_time_validation_score_equals_the_packaged_model_score(trained):
     # Two paths compute predictions: the Trainer's evaluation loop (window batches, NerMetrics) and
     # NerTagger (what users run). On the best checkpoint and the validation file they must agree exactly.
-    from akhbar.report import evaluate_ner
+    from akhbar.tasks.ner import evaluate_ner
 
     package = trained / "models" / "ner-sample"
     best = json.loads((package / "run_config.json").read_text(encoding="utf-8"))["best_validation"]

@@ -12,9 +12,10 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from akhbar.cli import main as cli  # noqa: E402
-from akhbar.inference import EventClassifier, MissingDependency, NerTagger  # noqa: E402
+from akhbar.inference import EventClassifier, NerTagger  # noqa: E402
 from akhbar.manifest import verify_manifest  # noqa: E402
-from akhbar.onnx_export import export_onnx  # noqa: E402
+from akhbar.onnx import MissingDependency  # noqa: E402
+from akhbar.onnx.export import export_onnx  # noqa: E402
 from akhbar.training import main as train  # noqa: E402
 
 pytestmark = pytest.mark.slow

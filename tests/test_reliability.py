@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from akhbar import NerTagger
 from akhbar.articles import read_articles
-from akhbar.report import evaluate_ner
+from akhbar.tasks.ner import evaluate_ner
 from akhbar.training import main as train
 
 pytestmark = pytest.mark.slow
@@ -189,8 +189,9 @@ def test_two_process_event_evaluation_sees_every_article_once(no_dropout_model, 
     # Event models: articles (not windows) are the examples; 5 validation articles over 2 processes with
     # batches of 2 leave a padded last batch. The Trainer's validation macro F1 (threshold 0.5) must equal
     # one process scoring the packaged weights the same way.
-    from akhbar.event_report import classification_scores, gold_matrix
     from akhbar.inference import EventClassifier
+    from akhbar.metrics import classification_scores
+    from akhbar.tasks.events import gold_matrix
 
     args = train_args(
         "events-sample.yaml",

@@ -3,8 +3,8 @@
 from akhbar.metrics import ner_scores
 from akhbar.model_card import render_card
 from akhbar.preprocessing import PreprocessingConfig
-from akhbar.report import render_markdown
 from akhbar.settings import PackageSettings
+from akhbar.tasks.ner import render_markdown
 
 
 def report_for(gold, pred, lenient_only):

@@ -10,8 +10,8 @@ from transformers import (
     TrainingArguments,
 )
 
-from akhbar.event_training import EventCollator, EventTrainer
-from akhbar.trainers import OrderedEvalTrainer
+from akhbar.tasks.events import ArticleLoss, EventCollator
+from akhbar.trainers import AkhbarTrainer
 
 # Rows of many different lengths: a length-grouping sampler would hand them back longest first.
 LENGTHS = [3, 17, 5, 29, 2, 11, 23, 7, 13, 19, 4, 31]
@@ -36,7 +36,7 @@ def test_token_classification_predictions_come_back_in_dataset_order(tiny_model_
         "labels": [[i] * n for i, n in enumerate(LENGTHS)],
         "length": LENGTHS,
     }
-    trainer = OrderedEvalTrainer(
+    trainer = AkhbarTrainer(
         model=model,
         args=arguments(tmp_path),
         data_collator=DataCollatorForTokenClassification(tiny_tokenizer),
@@ -52,14 +52,12 @@ def test_event_predictions_come_back_in_dataset_order(tiny_model_dir, tiny_token
     windows = [[[5 + (i % 40)] * n] * (1 + i % 3) for i, n in enumerate(LENGTHS)]
     labels = [np.eye(len(LENGTHS))[i].tolist() if multi_label else i for i in range(len(LENGTHS))]
     data = Dataset.from_dict({"windows": windows, "labels": labels, "length": [sum(map(len, w)) for w in windows]})
-    trainer = EventTrainer(
+    trainer = AkhbarTrainer(
         model=model,
         args=arguments(tmp_path),
         data_collator=EventCollator(tiny_tokenizer, multi_label),
         processing_class=tiny_tokenizer,
-        pooling="mean",
-        multi_label=multi_label,
-        weights=None,
+        batch_loss=ArticleLoss("mean", multi_label),
     )
     output = trainer.predict(data)
     found = np.argmax(output.label_ids, axis=1) if multi_label else output.label_ids
@@ -67,7 +65,7 @@ def test_event_predictions_come_back_in_dataset_order(tiny_model_dir, tiny_token
 
 
 def test_ner_metrics_refuse_predictions_out_of_dataset_order():
-    from akhbar.training import Encoded, NerMetrics
+    from akhbar.tasks.ner import Encoded, NerMetrics
     from akhbar.windows import AlignmentStats
 
     labels = [[-100, 1, 0, -100], [-100, 0, -100], [-100, 2, 2, 0, -100]]

@@ -25,13 +25,15 @@ from pathlib import Path
 import datasets
 
 from .labels import label_fault
+from .preprocessing import INVISIBLE_CHARS
 
 logger = logging.getLogger(__name__)
 
 # Invisible format characters (direction marks, zero-width characters, BOM) that make a token look like
 # another string than it is.
-_INVISIBLE = re.compile("[\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# The invisible characters preprocessing deletes (one definition): a span must not start or end on one.
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _utf16_hint(text: str) -> str:
@@ -173,7 +175,7 @@ def validate_article(record: object, path: str | Path, line: int | None, entity_
     text = record["text"]
     if not text.strip():
         raise fail("empty text")
-    bad = _SURROGATE.search(text)
+    bad = SURROGATE.search(text)
     if bad:
         raise fail(
             f"text has an unpaired surrogate U+{ord(bad.group()):04X} at index {bad.start()}: a character was split "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from pathlib import Path
 
 # A bad file, record, config or path. OSError subclasses that only a path the user gave can cause are
 # user errors too (their message names the path).
-_SURROGATE = re.compile("[\ud800-\udfff]")
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
@@ -130,15 +128,17 @@ def _convert(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate, headline, read_for, report_folder, write
-    from .inference import EventClassifier, NerTagger, load_package
+    from .inference import load_package
+    from .tasks import get_task
 
     # Verify the package once, then check where the report goes and validate the data against the package's
     # schema, all before loading the weights.
+    options = _load_options(args)
     directory, settings = load_package(args.model)
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
-    planned = {"backend": args.backend, "precision": args.precision}
-    if args.backend == "onnx":
-        planned["onnx_file"] = args.onnx_file
+    planned = {"backend": options.backend, "precision": options.precision}
+    if options.backend == "onnx":
+        planned["onnx_file"] = options.onnx_file
     out = Path(args.output) if args.output else report_folder(args.model, args.data, planned)
     if out.resolve().is_relative_to(directory.resolve()):
         raise ValueError(
@@ -146,8 +146,7 @@ def _evaluate(args: argparse.Namespace) -> None:
             "file): write the report elsewhere"
         )
     articles, load = read_for(settings, args.data, args.skip_invalid, _read_options(args))
-    loader = EventClassifier if settings.task == "events" else NerTagger
-    predictor = loader.from_verified(directory, settings, device=args.device, **_run_options(args))
+    predictor = get_task(settings.task).predictor_class().from_verified(directory, settings, options)
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     write(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
@@ -158,14 +157,14 @@ def _info(args: argparse.Namespace) -> None:
     from .evaluation import headline
     from .inference import load_package
     from .manifest import MANIFEST_FILE
+    from .tasks import get_task
 
     directory, settings = load_package(args.model)  # verified against its manifest
     manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
-    labels = settings.event_labels if settings.event_labels else settings.entity_labels
     print(
         f"{directory}: akhbar {settings.task} package, verified ({len(manifest['files'])} files match {MANIFEST_FILE})"
     )
-    print(f"  labels: {', '.join(labels)}" + (" (multi-label)" if settings.multi_label else ""))
+    print(f"  {get_task(settings.task).describe(settings)}")
     print(f"  base model: {settings.base_model}")
     windows = f"windows of {settings.max_length} tokens, stride {settings.stride}"
     print(f"  preprocessing: {settings.preprocessing.preset}; {windows}")
@@ -196,7 +195,7 @@ def _package(args: argparse.Namespace) -> None:
 
 
 def _export_onnx(args: argparse.Namespace) -> None:
-    from .onnx_export import export_onnx
+    from .onnx.export import export_onnx
 
     result = export_onnx(
         args.package,
@@ -221,7 +220,7 @@ def _export_onnx(args: argparse.Namespace) -> None:
         if figures["argmax_agreement"] < INT8_AGREEMENT_WARNING:
             print(
                 f"warning: {name} picks another label than PyTorch for {1 - figures['argmax_agreement']:.1%} of "
-                f"the check's {'tokens' if result['task'] == 'ner' else 'windows'}; measure what that costs on "
+                f"the check's {result['unit']}; measure what that costs on "
                 f"your data: akhbar evaluate --model {package} --data FILE --backend onnx --onnx_file "
                 f"{Path(name).name}",
                 file=sys.stderr,
@@ -233,18 +232,24 @@ def _export_onnx(args: argparse.Namespace) -> None:
 INT8_AGREEMENT_WARNING = 0.99  # below this share of identical predictions, export-onnx warns
 
 
-def _run_options(args: argparse.Namespace) -> dict:
-    """The loading options every command that runs a package shares (see ``_add_run_options``)."""
-    return {
-        "backend": args.backend,
-        "onnx_file": args.onnx_file,
-        "precision": args.precision,
-        "batch_size": args.batch_size,
-        "batch_tokens": args.batch_tokens,
-    }
+def _load_options(args: argparse.Namespace):
+    """The :class:`~akhbar.inference.LoadOptions` every command that runs a package shares (``_add_run_options``)."""
+    from .inference import LoadOptions
+
+    return LoadOptions(
+        backend=args.backend,
+        onnx_file=args.onnx_file,
+        precision=args.precision,
+        device=args.device,
+        batch_size=args.batch_size,
+        batch_tokens=args.batch_tokens,
+    )
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
+    from .inference.options import BACKENDS, PRECISIONS
+
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     p.add_argument(
         "--batch-size",
         "--batch_size",
@@ -260,8 +265,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=["torch", "onnx"],
-        default="torch",
+        choices=BACKENDS,
+        default=BACKENDS[0],
         help="onnx: run the package's ONNX export with ONNX Runtime on CPU (see `akhbar export-onnx`)",
     )
     p.add_argument(
@@ -272,8 +277,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--precision",
-        choices=["float32", "bfloat16"],
-        default="float32",
+        choices=PRECISIONS,
+        default=PRECISIONS[0],
         help="torch backend: bfloat16 weights (much faster on GPUs and on CPUs with AMX/AVX512-BF16)",
     )
 
@@ -302,6 +307,8 @@ def _iter_inputs(source: str, max_chars: int = MAX_CHARS) -> Iterator[InputLine]
     once); a longer one, invalid UTF-8 or JSON, or a text with a split surrogate pair is an error naming
     the line.
     """
+    from .articles import SURROGATE
+
     path = Path(source)
     if source != "-" and path.is_dir():
         raise IsADirectoryError(f"{source}: is a folder; predict reads a file with one article per line (or -)")
@@ -334,7 +341,7 @@ def _iter_inputs(source: str, max_chars: int = MAX_CHARS) -> Iterator[InputLine]
                     raise ValueError(f"{source}:{number}: a JSON line needs a string field 'text'")
                 line, ident = record["text"], record.get("id")
                 for name, value in (("text", line), ("id", ident)):
-                    bad = _SURROGATE.search(value) if isinstance(value, str) else None
+                    bad = SURROGATE.search(value) if isinstance(value, str) else None
                     if bad:
                         raise ValueError(
                             f"{source}:{number}: {name} has an unpaired surrogate U+{ord(bad.group()):04X} at "
@@ -415,14 +422,14 @@ def _add_write_options(p: argparse.ArgumentParser, predictions: bool) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from .inference import NerTagger
 
-    tagger = NerTagger.from_pretrained(args.model, device=args.device, **_run_options(args))
+    tagger = NerTagger.from_pretrained(args.model, _load_options(args))
     _emit(args, tagger.predict, [args.model], lambda entities: {"entities": entities})
 
 
 def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
-    analyzer = Analyzer.from_pretrained(args.ner, args.events, device=args.device, **_run_options(args))
+    analyzer = Analyzer.from_pretrained(args.ner, args.events, _load_options(args))
     _emit(args, analyzer.predict, [args.ner, args.events], lambda result: result)
 
 
@@ -440,7 +447,7 @@ def _emit(args: argparse.Namespace, predict: Callable, packages: list, fields: C
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from .data import prepare_ant, prepare_gsr
+    from .corpora import prepare_ant, prepare_gsr
 
     if args.corpus == "gsr":
         report = prepare_gsr(args.input, args.output, seed=args.seed, ambiguous=args.ambiguous)
@@ -499,7 +506,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
     _add_read_options(p)
-    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     _add_run_options(p)
     p.set_defaults(func=_evaluate)
 
@@ -527,7 +533,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="tag articles, one per line (plain text or JSON with 'text'); JSON Lines out")
     p.add_argument("--model", required=True, help="packaged model folder (or hub id)")
     p.add_argument("input", nargs="?", default="-", help="input file, or - for standard input (default)")
-    p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     _add_run_options(p)
     _add_input_options(p)
     _add_write_options(p, predictions=True)
@@ -550,7 +555,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
     p.add_argument("--events", required=True, help="packaged event model folder (or hub id)")
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
-    p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     _add_run_options(p)
     _add_input_options(p)
     _add_write_options(p, predictions=True)

@@ -26,6 +26,7 @@ from .articles import ReadOptions
 from .formats import get_format
 from .labels import label_fault
 from .preprocessing import PreprocessingConfig
+from .tasks import get_task, task_names
 
 DEFAULT_CONFIG = "configs/ner-sample.yaml"
 DEFAULT_MODEL = "aubmindlab/bert-base-arabertv02"
@@ -40,8 +41,8 @@ class ModelArguments:
     task: str = field(
         default="ner",
         metadata={
-            "help": "What to train: 'ner' (entities) or 'events' (article event labels).",
-            "choices": ["ner", "events"],
+            "help": "What to train: 'ner' (entities) or 'events' (article event labels); see akhbar.tasks.",
+            "choices": task_names(),
         },
     )
     model_name_or_path: str = field(
@@ -248,7 +249,7 @@ class AkhbarTrainingArguments(TrainingArguments):
     )
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Package the best validation checkpoint."})
     metric_for_best_model: str | None = field(
-        default="auto", metadata={"help": "Validation metric to select on; auto: strict_f1 (ner), macro_f1 (events)."}
+        default="auto", metadata={"help": "Validation metric to select on; auto: the task's (strict_f1, macro_f1)."}
     )
     early_stopping_patience: int | None = field(
         default=3, metadata={"help": "Stop after N evaluations without improvement (null: never)."}
@@ -502,7 +503,7 @@ def parse_config(argv: list[str] | None = None):
             "would train nothing and package random weights"
         )
     if training_args.metric_for_best_model == "auto":
-        training_args.metric_for_best_model = {"ner": "strict_f1", "events": "macro_f1"}[model_args.task]
+        training_args.metric_for_best_model = get_task(model_args.task).best_metric
     if model_args.model_name is None:
         model_args.model_name = config_path.stem
     return model_args, data_args, prep_args, training_args, config_path

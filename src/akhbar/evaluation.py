@@ -1,14 +1,16 @@
-"""One entry point for evaluating a loaded model of either task on an annotated file."""
+"""One entry point for evaluating a loaded model of any task on annotated data: read, score, write.
+
+Each step asks the package's task (:mod:`akhbar.tasks`); what is shared (the engine a report was measured
+with, where reports go) is here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .articles import LoadReport, ReadOptions, read_articles
-from .event_report import evaluate_events, write_event_report
-from .events import check_events
-from .report import evaluate_ner, pct, write_report
 from .settings import PackageSettings
+from .tasks import Predictor, get_task
 
 
 def read_for(
@@ -20,22 +22,18 @@ def read_for(
     CoNLL sentences are joined into articles as they were in training (``settings.join_sentences``).
     """
     articles, load = read_articles(path, settings.entity_labels or None, skip_invalid, settings.join_sentences, options)
-    if settings.task == "events":
-        check_events(articles, str(path), settings.event_labels, settings.multi_label, " (this model is single-label)")
+    get_task(settings.task).check_articles(articles, str(path), settings)
     return articles, load
 
 
-def evaluate(predictor, articles: list[dict], data_name: str, show_progress: bool = False) -> dict:
-    """Score a NerTagger or an EventClassifier on ``articles``; the report records how the model ran."""
-    if predictor.settings.task == "events":
-        report = evaluate_events(predictor, articles, data_name=data_name, show_progress=show_progress)
-    else:
-        report = evaluate_ner(predictor, articles, data_name=data_name, show_progress=show_progress)
+def evaluate(predictor: Predictor, articles: list[dict], data_name: str, show_progress: bool = False) -> dict:
+    """Score a loaded package on ``articles`` as its task does; the report records how the model ran."""
+    report = get_task(predictor.settings.task).evaluate(predictor, articles, data_name, show_progress)
     report["engine"] = engine(predictor)
     return report
 
 
-def engine(predictor) -> dict:
+def engine(predictor: Predictor) -> dict:
     """Backend, precision (and ONNX file) of a loaded predictor: what its figures were measured with."""
     out = {"backend": predictor.backend, "precision": predictor.precision}
     if predictor.backend == "onnx":
@@ -55,16 +53,10 @@ def report_folder(model: str | Path, data: str | Path, engine: dict) -> Path:
 
 
 def write(report: dict, directory: str | Path, title: str) -> None:
-    """Write the report files of either task into ``directory``."""
-    if report["task"] == "events":
-        write_event_report(report, directory, title)
-    else:
-        write_report(report, directory, title)
+    """Write the report files of the report's task into ``directory``."""
+    get_task(report["task"]).write_report(report, Path(directory), title)
 
 
 def headline(report: dict) -> str:
     """One line for logs and the CLI (percentages, as in the Markdown report)."""
-    if report["task"] == "events":
-        macro, micro = report["macro"]["f1"], report["micro"]["f1"]
-        return f"macro F1 {pct(macro)}  micro F1 {pct(micro)}  accuracy {pct(report['accuracy'])}"
-    return f"strict F1 {pct(report['strict']['micro']['f1'])}  lenient F1 {pct(report['lenient']['micro']['f1'])}"
+    return get_task(report["task"]).headline(report)

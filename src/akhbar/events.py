@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 POOLING = ("mean", "max")
 
@@ -38,12 +37,14 @@ def check_events(
             )
 
 
-def pool_logits(logits: torch.Tensor, window_article: torch.Tensor, num_articles: int, pooling: str) -> torch.Tensor:
-    """Pool window logits ``(windows, labels)`` into article logits ``(articles, labels)``.
+def pool_logits(logits, window_article, num_articles: int, pooling: str):
+    """Pool window logits ``(windows, labels)`` into article logits ``(articles, labels)`` (torch tensors).
 
     ``window_article[w]`` is the article (row of the result) window ``w`` belongs to; every article has at
     least one window.
     """
+    import torch  # here: the rest of this module is numpy, and report rendering imports it
+
     index = window_article.to(logits.device).unsqueeze(-1).expand_as(logits)
     if pooling == "mean":
         total = torch.zeros(num_articles, logits.shape[-1], dtype=logits.dtype, device=logits.device)

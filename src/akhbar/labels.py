@@ -25,11 +25,6 @@ def bio_labels(entity_labels: Sequence[str]) -> list[str]:
     return ["O"] + [f"{prefix}-{label}" for label in entity_labels for prefix in ("B", "I")]
 
 
-def entity_types(bio: Sequence[str]) -> list[str]:
-    """The entity types of a BIO label list, in order (inverse of :func:`bio_labels`)."""
-    return [label[2:] for label in bio if label.startswith("B-")]
-
-
 def tags_to_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     """Entities as ``(first, end_exclusive, type)`` over tag positions; IOB1 and IOB2 both accepted.
 

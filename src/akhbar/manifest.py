@@ -21,6 +21,11 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy", ".
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+class NotAPackage(FileNotFoundError, ValueError):
+    """A folder without the files every package has (``manifest.json``, ``akhbar.json``): a missing file, and a
+    bad input like every other refused package."""
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -94,7 +99,8 @@ def verify_manifest(directory: str | Path) -> dict:
     """Check a packaged folder against its manifest and return the manifest.
 
     Raises:
-        ValueError: missing or unreadable manifest, an entry outside the package, a missing, changed or extra
+        NotAPackage: no manifest.
+        ValueError: an unreadable manifest, an entry outside the package, a missing, changed or extra
             file, a pickle file, or an entry that is not a regular file; the message names the file and the
             fault. (A swapped ``config.json`` or ``akhbar.json`` shows up as a changed file: the label schema
             and preprocessing cannot drift from the weights unnoticed.)
@@ -102,7 +108,7 @@ def verify_manifest(directory: str | Path) -> dict:
     directory = Path(directory)
     path = directory / MANIFEST_FILE
     if not path.is_file():
-        raise ValueError(
+        raise NotAPackage(
             f"{directory}: no {MANIFEST_FILE}; this is not a complete akhbar package (re-create it with "
             "`akhbar package RUN_DIR`)"
         )

@@ -1,4 +1,5 @@
-"""Entity-level NER scores with seqeval (strict IOB2 and default/lenient), offline.
+"""Scores, offline: entity-level NER scores with seqeval (strict IOB2 and default/lenient), and label scores
+of article classifiers with scikit-learn.
 
 ``evaluate.load("seqeval")`` fetches its script from the hub; seqeval itself is a plain package, so it is
 called directly.
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2, Entities
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 
 def _report(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]], strict: bool) -> dict:
@@ -47,8 +50,8 @@ def ner_scores(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]])
     return {"strict": _report(y_true, y_pred, strict=True), "lenient": _report(y_true, y_pred, strict=False)}
 
 
-def headline(scores: dict) -> dict[str, float]:
-    """The flat numbers the Trainer logs and selects checkpoints on."""
+def trainer_metrics(scores: dict) -> dict[str, float]:
+    """The flat NER numbers the Trainer logs and selects checkpoints on."""
     return {
         "strict_f1": scores["strict"]["micro"]["f1"],
         "strict_precision": scores["strict"]["micro"]["precision"],
@@ -63,3 +66,37 @@ def entity_sets(tags: Sequence[str], strict: bool) -> set[tuple[int, int, str]]:
     if strict:
         return {(e.start, e.end, e.tag) for e in Entities([list(tags)], IOB2).entities[0]}
     return {(a, b + 1, t) for t, a, b in get_entities(list(tags))}
+
+
+def classification_scores(
+    probs: np.ndarray, gold: np.ndarray, labels: Sequence[str], multi_label: bool, thresholds: dict | None
+) -> dict:
+    """Accuracy, micro/macro and per-label P/R/F1/support; single-label: confusion matrix; multi-label:
+    subset accuracy. ``gold``: label indices (single) or multi-hot rows (multi)."""
+    n = len(labels)
+    if multi_label:
+        cut = np.array([(thresholds or {}).get(label, 0.5) for label in labels])
+        pred = (probs >= cut).astype(int)
+        gold = gold.astype(int)
+        everything = None
+    else:
+        pred = probs.argmax(axis=-1)
+        everything = list(range(n))
+    out: dict = {"accuracy": float(accuracy_score(gold, pred))}
+    if multi_label:
+        out["subset_accuracy"] = out["accuracy"]  # every label of the article right
+    for average in ("micro", "macro"):
+        p, r, f, _ = precision_recall_fscore_support(gold, pred, labels=everything, average=average, zero_division=0)
+        out[average] = {"precision": float(p), "recall": float(r), "f1": float(f)}
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=everything, average=None, zero_division=0)
+    out["per_label"] = {
+        label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, label in enumerate(labels)
+    }
+    if not multi_label:
+        out["confusion_matrix"] = {
+            "labels": list(labels),
+            "matrix": confusion_matrix(gold, pred, labels=everything).tolist(),
+            "note": "articles; rows gold, columns predicted",
+        }
+    return out

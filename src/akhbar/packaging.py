@@ -1,8 +1,9 @@
 """The self-describing checkpoint folder: weights, tokenizer, settings, evaluation report, model card.
 
-``models/<name>/`` loads with plain ``AutoModelForTokenClassification.from_pretrained`` and
-``transformers.pipeline("token-classification")``, and with :class:`akhbar.NerTagger`, which also applies
-the saved preprocessing and windows. The folder is built under a temporary name beside its destination
+``models/<name>/`` loads with plain transformers (its task's Auto class, e.g.
+``AutoModelForTokenClassification.from_pretrained``, and ``transformers.pipeline``), and with the task's
+predictor (:class:`akhbar.NerTagger`, :class:`akhbar.EventClassifier`), which also applies the saved
+preprocessing and windows. The folder is built under a temporary name beside its destination
 and renamed into place at the end, so an interrupted packaging never leaves a half folder under the real
 name.
 """
@@ -15,14 +16,14 @@ import os
 import shutil
 from pathlib import Path
 
-from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
 from .articles import ReadOptions
 from .evaluation import evaluate, headline, read_for, write
-from .inference import EventClassifier, NerTagger
 from .manifest import write_manifest
 from .model_card import render_card
 from .settings import PackageSettings
+from .tasks import Split, get_task
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,11 @@ def check_destination(dest: str | Path, overwrite: bool, how: str = "pass --over
 
 
 def evaluation_data(run: dict) -> tuple[str, str] | None:
-    """``(split, file)`` a run is reported on: its test file, else its validation file, else ``None``."""
+    """``(split, file)`` a run is reported on: its test file, else its validation file, else ``None`` (a
+    validation split held out of train is no file to read again)."""
     for split in ("test", "validation"):
         entry = run.get("data", {}).get(split)
-        if entry and entry.get("file"):
+        if entry and entry.get("file") and not entry.get("held_out"):
             return split, entry["file"]
     return None
 
@@ -54,6 +56,7 @@ def package_run(
     *,
     overwrite: bool = False,
     data_file: str | None = None,
+    evaluation: Split | None = None,
     push_to_hub: str | None = None,
     show_progress: bool = True,
 ) -> Path:
@@ -64,6 +67,8 @@ def package_run(
         dest: the package folder to create.
         overwrite: replace ``dest`` if it exists.
         data_file: evaluate on this file instead of the run's test (or validation) file.
+        evaluation: evaluate on these articles, already read and checked (training hands over its test or
+            validation split, so it is not read twice).
         push_to_hub: also upload the finished folder to this hub repository id.
 
     Returns:
@@ -81,10 +86,8 @@ def package_run(
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     tmp.mkdir()
     try:
-        if settings.task == "events":
-            model = AutoModelForSequenceClassification.from_pretrained(run_dir, use_safetensors=True)
-        else:
-            model = AutoModelForTokenClassification.from_pretrained(run_dir, use_safetensors=True)
+        task = get_task(settings.task)
+        model = task.model_class().from_pretrained(run_dir, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(run_dir)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -92,16 +95,22 @@ def package_run(
         if run:
             (tmp / RUN_CONFIG).write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         target = ("data", data_file) if data_file else evaluation_data(run)
+        if evaluation is not None and not data_file:
+            target = evaluation.name, evaluation.file
         report = None
         if target is not None:
             split, path = target
-            data = run.get("data", {})
-            options = ReadOptions(**data.get("read_options", {}))
-            articles, load = read_for(settings, path, bool(data.get("skip_invalid", False)), options)
-            predictor = (EventClassifier if settings.task == "events" else NerTagger)(model, tokenizer, settings)
+            if evaluation is not None and not data_file:
+                articles, skipped = evaluation.articles, evaluation.skipped
+            else:
+                data = run.get("data", {})
+                options = ReadOptions(**data.get("read_options", {}))
+                articles, load = read_for(settings, path, bool(data.get("skip_invalid", False)), options)
+                skipped = len(load.skipped)
+            predictor = task.predictor_class()(model, tokenizer, settings)
             report = evaluate(predictor, articles, data_name=path, show_progress=show_progress)
             report["data"]["split"] = split
-            report["data"]["skipped_records"] = len(load.skipped)
+            report["data"]["skipped_records"] = skipped
             write(report, tmp, title=dest.name)
             logger.info("%s on %s: %s", dest.name, path, headline(report))
         (tmp / "README.md").write_text(render_card(dest.name, settings, run, report), encoding="utf-8")

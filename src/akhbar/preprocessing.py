@@ -43,7 +43,8 @@ _TASHKEEL = re.compile("[\u064b-\u0652]+")  # pyarabic's TASHKEEL: fathatan .. s
 _TATWEEL = re.compile("\u0640+")
 # Invisible format characters users paste from the web: zero-width space/joiners, LRM/RLM, ALM, bidi
 # embeddings and isolates, BOM, soft hyphen.
-_INVISIBLE = re.compile("[\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff\u00ad]+")
+INVISIBLE_CHARS = "\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff\u00ad"  # a regex character-class body
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]+")
 _INDIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
 _PERSIAN_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
 _REPEAT = re.compile(r"(\D)\1{2,}")

@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .manifest import NotAPackage
 from .preprocessing import PreprocessingConfig
 
 SETTINGS_FILE = "akhbar.json"
@@ -19,7 +20,7 @@ SETTINGS_FILE = "akhbar.json"
 class PackageSettings:
     """What a checkpoint needs to be used the way it was trained."""
 
-    task: str  # "ner" or "events"
+    task: str  # a registered task's name (akhbar.tasks)
     entity_labels: list[str]  # NER: the entity types (id2label is their BIO expansion)
     preprocessing: PreprocessingConfig
     max_length: int
@@ -82,12 +83,12 @@ class PackageSettings:
         """Read ``akhbar.json`` from a folder.
 
         Raises:
-            FileNotFoundError: the folder is not an akhbar package.
+            NotAPackage: the folder is not an akhbar package (no ``akhbar.json``).
             ValueError: the file is not valid settings.
         """
         path = Path(directory) / SETTINGS_FILE
         if not path.is_file():
-            raise FileNotFoundError(
+            raise NotAPackage(
                 f"{path}: not found; {directory} is not a packaged akhbar model (train.py writes one under "
                 "models/, and `akhbar package RUN_DIR` packages a run folder)"
             )

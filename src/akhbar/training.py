@@ -1,7 +1,9 @@
-"""Fine-tune an encoder (NER or event classification) with transformers' Trainer, evaluate, package.
+"""Fine-tune an encoder for any registered task with transformers' Trainer, evaluate, package.
 
-``train.py`` calls :func:`main`; every step is a named function here so that tests and other entry points
-can reuse them.
+``train.py`` calls :func:`main`, which reads top to bottom: parse the config, read the splits, load the base
+model, build the task's Trainer, train, package. Nothing here depends on which task it is: the task
+(:mod:`akhbar.tasks`) gives the schema, the model, the encoding, the Trainer and the report. Every step is a
+named function so that tests and other entry points can reuse them.
 """
 
 from __future__ import annotations
@@ -21,38 +23,17 @@ from pathlib import Path
 import datasets
 import torch
 import transformers
-from transformers import (
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-    DataCollatorForTokenClassification,
-    EarlyStoppingCallback,
-    Trainer,
-    set_seed,
-)
+from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
 from . import __version__
-from .articles import infer_entity_labels, read_articles, to_dataset
+from .articles import read_articles, to_dataset
 from .config import AkhbarTrainingArguments, DataArguments, ModelArguments, parse_config
-from .event_training import (
-    EventCollator,
-    EventMetrics,
-    EventTrainer,
-    check_event_labels,
-    class_weights,
-    encode_event_split,
-    tuned_thresholds,
-)
-from .hub import OFFLINE_HINT, hub_problem, offline
 from .inference import encoder_max_length
-from .labels import bio_labels
-from .metrics import headline, ner_scores
+from .inference.hub import OFFLINE_HINT, hub_problem, offline
 from .model_card import HYPERPARAMETERS
 from .packaging import RUN_CONFIG, check_destination, package_run
-from .preprocessing import PreprocessingConfig
 from .settings import PackageSettings
-from .trainers import OrderedEvalTrainer
-from .windows import IGNORE, AlignmentStats, encode_article, merge_windows, missing_words, window_labels, word_tags
+from .tasks import Split, Task, get_task
 
 logger = logging.getLogger("akhbar")
 
@@ -77,14 +58,8 @@ def setup_logging(training_args: AkhbarTrainingArguments) -> None:
     transformers.utils.logging.set_verbosity(library_level)
 
 
-def load_base(
-    model_args: ModelArguments,
-    labels: Sequence[str],
-    max_length: int,
-    model_class=AutoModelForTokenClassification,
-    **config,
-):
-    """The tokenizer and a classification model (``model_class``) with ``labels`` on top of the base encoder.
+def load_base(model_args: ModelArguments, task: Task, schema: Sequence[str], data_args: DataArguments):
+    """The tokenizer and the task's model (its labels on top of the base encoder).
 
     Raises:
         FileNotFoundError: the model is neither a local folder nor reachable on the hub; says how to fix it.
@@ -96,11 +71,16 @@ def load_base(
     )
     if not Path(name).is_dir() and (problem := hub_problem(name)):
         raise FileNotFoundError(f"cannot load the base model: {problem}. {fetch}; {OFFLINE_HINT}")
-    id2label = dict(enumerate(labels))
+    id2label = dict(enumerate(task.model_labels(schema)))
+    max_length = data_args.max_length
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = model_class.from_pretrained(
-            name, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()}, **config
+        model = task.model_class().from_pretrained(
+            name,
+            num_labels=len(id2label),
+            id2label=id2label,
+            label2id={v: k for k, v in id2label.items()},
+            **task.model_config(data_args),
         )
     except OSError as err:
         if Path(name).is_dir():
@@ -126,37 +106,24 @@ def load_base(
     return tokenizer, model
 
 
-@dataclass
-class Split:
-    """One data split: its articles, how reading went, and its windows once encoded."""
-
-    name: str
-    file: str
-    articles: list[dict]
-    skipped: int = 0
-
-
-def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple[dict[str, Split], list[str]]:
+def load_splits(data_args: DataArguments, seed: int, task: Task) -> tuple[dict[str, Split], list[str]]:
     """Read and validate train/validation/test; hold out validation from train when asked.
 
     Returns:
-        The splits by name and the schema: entity types (``ner``) or event labels (``events``).
+        The splits by name and the task's schema (entity types, event labels, ...).
     """
     if not data_args.train_file:
         raise ValueError("no train_file: set it in the config or pass --train_file FILE")
-    schema = data_args.entity_labels
     join = data_args.join_sentences
     options = data_args.read_options()
-    train, report = read_articles(data_args.train_file, schema, data_args.skip_invalid, join, options)
-    if task == "ner":
-        schema = schema or infer_entity_labels(train)
-        if not schema:
-            raise ValueError(f"{data_args.train_file}: no entity in the training data, nothing to learn")
+    train, report = read_articles(data_args.train_file, data_args.entity_labels, data_args.skip_invalid, join, options)
     splits = {"train": Split("train", data_args.train_file, train, len(report.skipped))}
+    schema = task.schema(splits["train"], data_args)
+    reading = task.entity_labels_for_reading(schema, data_args)
     for name in ("validation", "test"):
         path = getattr(data_args, f"{name}_file")
         if path:
-            articles, report = read_articles(path, schema, data_args.skip_invalid, join, options)
+            articles, report = read_articles(path, reading, data_args.skip_invalid, join, options)
             splits[name] = Split(name, path, articles, len(report.skipped))
     if data_args.validation_split and "validation" in splits:
         raise ValueError("set either validation_file or validation_split, not both")
@@ -167,8 +134,10 @@ def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple
             "validation",
             f"{data_args.train_file} (held out {data_args.validation_split:.0%}, seed {seed})",
             parts["test"].to_list(),
+            held_out=True,
         )
     for split in splits.values():
+        task.check_split(split, schema, data_args)
         logger.info(
             "%s: %d articles, %d entities, %d event labels (%s)",
             split.name,
@@ -177,162 +146,7 @@ def load_splits(data_args: DataArguments, seed: int, task: str = "ner") -> tuple
             sum(len(a["events"]) for a in split.articles),
             split.file,
         )
-    if task == "events":
-        return splits, check_event_labels(splits, data_args.event_labels, data_args.multi_label)
-    return splits, list(schema)
-
-
-@dataclass
-class Encoded:
-    """Windows of a split as a ``datasets.Dataset`` plus what the metric needs to merge them back."""
-
-    windows: datasets.Dataset
-    rows: list[list[int]]  # per article: its window rows in ``windows``
-    gold: list[list[str]]  # per article: word tags
-    stats: AlignmentStats
-
-    def longest_first(self) -> Encoded:
-        """The same windows stored longest first, ``rows`` pointing at their new positions.
-
-        Evaluation reads the dataset in order (:class:`akhbar.trainers.OrderedEvalTrainer`); sorted windows
-        make its batches hold windows of similar length, the padding saving that length grouping gave.
-        """
-        lengths = self.windows["length"]
-        order = sorted(range(len(lengths)), key=lambda r: -lengths[r])  # stable: ties keep dataset order
-        position = {old: new for new, old in enumerate(order)}
-        rows = [[position[r] for r in article_rows] for article_rows in self.rows]
-        return Encoded(self.windows.select(order), rows, self.gold, self.stats)
-
-
-def encode_split(
-    split: Split,
-    tokenizer,
-    preprocessing: PreprocessingConfig,
-    max_length: int,
-    stride: int,
-    label2id: dict,
-    label_all_tokens: bool = False,
-) -> Encoded:
-    """Normalize, window and label every article of a split (see :func:`akhbar.windows.window_labels`)."""
-    columns: dict[str, list] = {
-        k: [] for k in ("input_ids", "labels", "word_index", "cut_left", "cut_right", "num_words", "length")
-    }
-    rows, gold, stats = [], [], AlignmentStats()
-    for article in split.articles:
-        words, enc = encode_article(tokenizer, article["text"], preprocessing, max_length, stride)
-        tags = word_tags(words, article["entities"], stats)
-        stats.words_without_token += len(missing_words(enc))
-        labels = window_labels(enc, tags, label2id, label_all_tokens)
-        start = len(columns["input_ids"])
-        for k, ids in enumerate(enc.input_ids):
-            columns["input_ids"].append(ids)
-            columns["labels"].append(labels[k])
-            columns["word_index"].append(enc.word_index[k])
-            columns["cut_left"].append(enc.cut_left[k])
-            columns["cut_right"].append(enc.cut_right[k])
-            columns["num_words"].append(enc.num_words)
-            columns["length"].append(len(ids))
-        rows.append(list(range(start, len(columns["input_ids"]))))
-        gold.append(tags)
-    long_articles = sum(len(r) > 1 for r in rows)
-    logger.info(
-        "%s: %d articles -> %d windows (%d articles longer than max_length=%d read in overlapping windows)",
-        split.name,
-        len(rows),
-        len(columns["input_ids"]),
-        long_articles,
-        max_length,
-    )
-    if stats.extended_to_word:
-        logger.info(
-            "%s: %d entity spans started/ended inside a word and label the whole word",
-            split.name,
-            stats.extended_to_word,
-        )
-    if stats.lost or stats.words_without_token:
-        logger.warning(
-            "%s: %d of %d entities cover no word after preprocessing or share their words with another "
-            "(e.g. %s); %d words got no token from the tokenizer",
-            split.name,
-            stats.lost,
-            stats.entities,
-            stats.examples[:2],
-            stats.words_without_token,
-        )
-    return Encoded(datasets.Dataset.from_dict(columns), rows, gold, stats)
-
-
-class NerMetrics:
-    """``compute_metrics`` for the Trainer: merge window predictions per article, then seqeval.
-
-    Predictions arrive as label ids per window token (see :func:`argmax_logits`), in dataset order
-    (:class:`akhbar.trainers.OrderedEvalTrainer`); the gold label ids that come with them are checked
-    against the dataset's, so predictions in any other order stop the run instead of being scored against
-    the wrong articles.
-    """
-
-    def __init__(self, encoded: Encoded, id2label: dict[int, str]):
-        self.encoded = encoded
-        self.id2label = id2label
-        self.word_index = encoded.windows["word_index"]
-        self.cut_left = encoded.windows["cut_left"]
-        self.cut_right = encoded.windows["cut_right"]
-        self.labels = encoded.windows["labels"]
-
-    def check_order(self, label_ids) -> None:
-        """Raise if the evaluation rows are not the dataset's rows in dataset order."""
-        if len(label_ids) != len(self.labels):
-            raise RuntimeError(f"evaluation returned {len(label_ids)} windows for {len(self.labels)} in the dataset")
-        for r, gold in enumerate(self.labels):
-            row = label_ids[r]
-            if list(row[: len(gold)]) != gold or any(x != IGNORE for x in row[len(gold) :]):
-                raise RuntimeError(
-                    f"evaluation window {r} carries the labels of another window: the predictions are not in "
-                    "dataset order (an evaluation sampler that reorders rows?), so they cannot be scored"
-                )
-
-    def __call__(self, eval_pred) -> dict[str, float]:
-        predictions = eval_pred.predictions
-        self.check_order(eval_pred.label_ids)
-        y_pred = []
-        for rows, gold in zip(self.encoded.rows, self.encoded.gold):
-            picks = merge_windows(
-                [self.word_index[r] for r in rows],
-                [self.cut_left[r] for r in rows],
-                [self.cut_right[r] for r in rows],
-                len(gold),
-            )
-            y_pred.append(
-                ["O" if pick is None else self.id2label[int(predictions[rows[pick[0]], pick[1]])] for pick in picks]
-            )
-        return headline(ner_scores(self.encoded.gold, y_pred))
-
-
-def token_loss(outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
-    """Cross-entropy summed over labelled tokens, divided by the labelled tokens of the whole step.
-
-    The Trainer counts ``num_items_in_batch`` over all gradient-accumulation micro-batches and all
-    processes, and multiplies a loss computed this way by the number of processes before DDP averages the
-    gradients. The models' own token-classification loss is a plain per-batch mean that ignores that
-    count, so in transformers 5 an N-process run got N times the gradient (and N times the logged loss)
-    of a one-process run with the same global batch. With this loss both match, and gradient accumulation
-    weighs every token equally. Evaluation passes no count: then it is the batch mean.
-    """
-    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
-    flat = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(),
-        labels.reshape(-1).to(logits.device),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
-    if num_items_in_batch is None:
-        return flat / (labels != IGNORE).sum().clamp(min=1)
-    return flat / num_items_in_batch
-
-
-def argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Keep label ids, not logits, between evaluation steps (memory: windows x tokens x labels)."""
-    return logits.argmax(dim=-1)
+    return splits, schema
 
 
 def last_complete_checkpoint(out: Path) -> str | None:
@@ -454,52 +268,91 @@ def prepare_output_dir(training_args: AkhbarTrainingArguments) -> OutputDir:
     return OutputDir(out, replaces=True)
 
 
-def run_record(model_args, data_args, training_args, splits: dict[str, Split], config_path: Path) -> dict:
-    """What the model card and a later ``akhbar package`` need to know about this run."""
-    # The card's hyperparameter table: TrainingArguments fields, plus the model switch.
-    hp = {k: getattr(training_args, k) for k in HYPERPARAMETERS if hasattr(training_args, k)}
-    hp["freeze_embeddings"] = model_args.freeze_embeddings
-    return {
-        "config": str(config_path),
-        "base_model": model_args.model_name_or_path,
-        "data": {
-            "skip_invalid": data_args.skip_invalid,
-            "read_options": vars(data_args.read_options()),
-            **{name: {"file": s.file, "articles": len(s.articles), "skipped": s.skipped} for name, s in splits.items()},
-        },
-        "hyperparameters": hp,
-        "versions": {
-            "akhbar": __version__,
-            "transformers": transformers.__version__,
-            "torch": torch.__version__,
-            "datasets": datasets.__version__,
-            "python": platform.python_version(),
-        },
+def configure_validation(training_args: AkhbarTrainingArguments, data_args: DataArguments, splits, task: Task):
+    """Evaluation, best-model selection and early stopping when there is validation data; the callbacks."""
+    if "validation" not in splits:
+        lost = ", ".join(
+            filter(None, ["no best-model selection", "no early stopping", task.without_validation(data_args)])
+        )
+        logger.warning("no validation data: the last checkpoint is packaged (%s)", lost)
+        training_args.eval_strategy = "no"
+        training_args.load_best_model_at_end = False
+        return []
+    if training_args.early_stopping_patience:
+        return [EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience)]
+    return []
+
+
+@dataclass
+class Trained:
+    """What training gave: the trainer (at its best model), the task's late settings and the run's figures."""
+
+    trainer: object
+    settings_fields: dict
+    figures: dict
+
+
+def train(trainer, output: OutputDir, training_args: AkhbarTrainingArguments, late_settings) -> Trained:
+    """Train (resuming if asked), save the best model and the Trainer's state, and measure the run."""
+    # Everything that user input can break has been checked: the previous run (if replaced) goes aside now.
+    output.make_room(trainer.is_world_process_zero())
+    trainer.accelerator.wait_for_everyone()
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=output.resume)
+    runtime = time.perf_counter() - started
+    state = trainer.state
+    stopped_early = state.global_step < state.max_steps
+    if stopped_early:
+        logger.info(
+            "early stopping: no better %s in %d evaluations; stopped at step %d of %d (epoch %.2f); best %.4f at "
+            "step %s",
+            training_args.metric_for_best_model,
+            training_args.early_stopping_patience,
+            state.global_step,
+            state.max_steps,
+            state.epoch or 0,
+            state.best_metric or 0,
+            state.best_global_step,
+        )
+    trainer.save_model()  # the best checkpoint when load_best_model_at_end
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+    fields = late_settings()  # every process: threshold tuning runs a distributed prediction
+    figures = {
+        "train_runtime_s": round(runtime, 1),
+        "stopped_early": stopped_early,
+        "trained_steps": state.global_step,
+        "planned_steps": state.max_steps,
+        **throughput(trainer, runtime),
     }
+    if state.best_metric is not None:
+        figures["best_validation"] = {
+            "metric_name": training_args.metric_for_best_model,
+            "metric": state.best_metric,
+            "step": state.best_global_step,
+            "checkpoint": state.best_model_checkpoint,
+        }
+    return Trained(trainer, fields, figures)
 
 
-def throughput(trainer: Trainer, train_runtime: float) -> dict:
-    """Training tokens per second and the share of padding in the batches (this process's batches).
+def throughput(trainer, runtime: float) -> dict:
+    """Training tokens per second and the share of padding in the batches (this process's).
 
-    Tokens are the non-padding tokens of the training windows, counted once per epoch trained; the padding
-    share replays one epoch of the training dataloader (same sampler) and compares attention masks with
-    batch shapes. Logged, and recorded in ``run_config.json`` (the benchmark reads it).
+    Tokens are the non-padding tokens of the training dataset (its ``length`` column) times the epochs
+    trained; the padding share is what :class:`~akhbar.trainers.AkhbarTrainer` counted while training. Logged,
+    and recorded in ``run_config.json`` (the benchmark reads it).
     """
     dataset = trainer.train_dataset
     if "length" not in getattr(dataset, "column_names", ()):
         return {}
     tokens = int(sum(dataset["length"]))
-    real = padded = 0
-    for batch in trainer.get_train_dataloader():
-        real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
-        padded += int(batch["input_ids"].numel())
     epochs = trainer.state.epoch or 0.0
     figures = {
         "train_windows": len(dataset),
         "train_tokens_per_epoch": tokens,
         "train_epochs": round(epochs, 3),
-        "train_tokens_per_s": round(tokens * epochs / train_runtime, 1) if train_runtime > 0 else None,
-        "train_padding_share": round(1 - real / padded, 4) if padded else None,
+        "train_tokens_per_s": round(tokens * epochs / runtime, 1) if runtime > 0 else None,
+        "train_padding_share": trainer.padding_share(),
     }
     logger.info(
         "training: %s non-padding tokens/s over %.2f epochs of %d tokens; padding %.1f%% of batch positions",
@@ -511,78 +364,47 @@ def throughput(trainer: Trainer, train_runtime: float) -> dict:
     return figures
 
 
-def build_trainer(model_args, data_args, training_args, splits, schema, tokenizer, model, preprocessing, callbacks):
-    """The Trainer for the task, and a function giving the task's extra package settings after training."""
-    pad = 8 if (training_args.fp16 or training_args.bf16) else None
-    has_validation = "validation" in splits
-    if model_args.task == "ner":
-        label2id = {label: i for i, label in enumerate(bio_labels(schema))}
-        encoded = {
-            name: encode_split(
-                split,
-                tokenizer,
-                preprocessing,
-                data_args.max_length,
-                data_args.stride,
-                label2id,
-                data_args.label_all_tokens,
-            )
-            for name, split in splits.items()
+def run_record(
+    model_args, data_args, training_args, splits: dict[str, Split], config_path: Path, figures: dict
+) -> dict:
+    """What the model card and a later ``akhbar package`` need to know about this run (``run_config.json``)."""
+    # The card's hyperparameter table: TrainingArguments fields, plus the model switch.
+    hp = {k: getattr(training_args, k) for k in HYPERPARAMETERS if hasattr(training_args, k)}
+    hp["freeze_embeddings"] = model_args.freeze_embeddings
+    splits_record = {
+        name: {
+            "file": s.file,
+            "articles": len(s.articles),
+            "skipped": s.skipped,
+            **({"held_out": True} if s.held_out else {}),
         }
-        validation = encoded["validation"].longest_first() if has_validation else None
-        trainer = OrderedEvalTrainer(
-            model=model,
-            args=training_args,
-            train_dataset=encoded["train"].windows,
-            eval_dataset=validation.windows if has_validation else None,
-            processing_class=tokenizer,
-            data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad),
-            compute_metrics=NerMetrics(validation, model.config.id2label) if has_validation else None,
-            preprocess_logits_for_metrics=argmax_logits,
-            compute_loss_func=token_loss,
-            callbacks=callbacks,
-        )
-        return trainer, lambda: {"entity_labels": schema}
-    multi = data_args.multi_label
-    encoded = {
-        name: encode_event_split(split, tokenizer, preprocessing, data_args.max_length, data_args.stride, schema, multi)
-        for name, split in splits.items()
+        for name, s in splits.items()
     }
-    weights = class_weights(encoded["train"], len(schema), multi) if data_args.class_weights else None
-    if weights is not None:
-        logger.info("class weights: %s", dict(zip(schema, [round(w, 3) for w in weights.tolist()])))
-    trainer = EventTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=encoded["train"],
-        eval_dataset=encoded.get("validation"),
-        processing_class=tokenizer,
-        data_collator=EventCollator(tokenizer, multi, pad_to_multiple_of=pad),
-        compute_metrics=EventMetrics(schema, multi) if has_validation else None,
-        callbacks=callbacks,
-        pooling=data_args.pooling,
-        multi_label=multi,
-        weights=weights,
-    )
-
-    def extra() -> dict:
-        thresholds = None
-        if multi and has_validation:
-            thresholds = tuned_thresholds(trainer, encoded["validation"], schema)
-        return {
-            "entity_labels": [],
-            "event_labels": schema,
-            "multi_label": multi,
-            "pooling": data_args.pooling,
-            "thresholds": thresholds,
-        }
-
-    return trainer, extra
+    return {
+        "config": str(config_path),
+        "base_model": model_args.model_name_or_path,
+        "data": {
+            "skip_invalid": data_args.skip_invalid,
+            "read_options": vars(data_args.read_options()),
+            **splits_record,
+        },
+        "hyperparameters": hp,
+        "versions": {
+            "akhbar": __version__,
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+            "datasets": datasets.__version__,
+            "python": platform.python_version(),
+        },
+        "device": str(training_args.device) + (f" x{training_args.world_size}" if training_args.world_size > 1 else ""),
+        **figures,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     model_args, data_args, prep_args, training_args, config_path = parse_config(argv)
     setup_logging(training_args)
+    task = get_task(model_args.task)
     preprocessing = prep_args.to_config()
     package_dest = Path(model_args.package_dir) / model_args.model_name
     check_destination(
@@ -597,84 +419,37 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError("push_to_hub needs hub_model_id: the hub repository (user/name) to upload the package to")
     training_args.push_to_hub = False
     # All data is read and validated before anything on disk changes: a bad record leaves no trace.
-    splits, schema = load_splits(data_args, training_args.seed, model_args.task)
+    splits, schema = load_splits(data_args, training_args.seed, task)
     output = prepare_output_dir(training_args)
     check_writable(output.path, "output_dir")
     set_seed(training_args.seed)
-    if model_args.task == "ner":
-        tokenizer, model = load_base(model_args, bio_labels(schema), data_args.max_length)
-    else:
-        problem = "multi_label_classification" if data_args.multi_label else "single_label_classification"
-        tokenizer, model = load_base(
-            model_args, schema, data_args.max_length, AutoModelForSequenceClassification, problem_type=problem
-        )
-    if "validation" not in splits:
-        logger.warning(
-            "no validation data: the last checkpoint is packaged (no best-model selection, no early stopping%s)",
-            ", no threshold tuning" if data_args.multi_label and model_args.task == "events" else "",
-        )
-        training_args.eval_strategy = "no"
-        training_args.load_best_model_at_end = False
-    callbacks = []
-    if "validation" in splits and training_args.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
-    trainer, task_settings = build_trainer(
-        model_args, data_args, training_args, splits, schema, tokenizer, model, preprocessing, callbacks
+    tokenizer, model = load_base(model_args, task, schema, data_args)
+    callbacks = configure_validation(training_args, data_args, splits, task)
+    trainer, late_settings = task.build_trainer(
+        model=model,
+        tokenizer=tokenizer,
+        training_args=training_args,
+        data_args=data_args,
+        splits=splits,
+        schema=schema,
+        preprocessing=preprocessing,
+        callbacks=callbacks,
     )
-    # Everything that user input can break has been checked: the previous run (if replaced) goes aside now.
-    output.make_room(trainer.is_world_process_zero())
-    trainer.accelerator.wait_for_everyone()
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=output.resume)
-    train_runtime = time.perf_counter() - started
-    stopped_early = trainer.state.global_step < trainer.state.max_steps
-    if stopped_early:
-        logger.info(
-            "early stopping: no better %s in %d evaluations; stopped at step %d of %d (epoch %.2f); best %.4f at "
-            "step %s",
-            training_args.metric_for_best_model,
-            training_args.early_stopping_patience,
-            trainer.state.global_step,
-            trainer.state.max_steps,
-            trainer.state.epoch or 0,
-            trainer.state.best_metric or 0,
-            trainer.state.best_global_step,
-        )
-    trainer.save_model()  # the best checkpoint when load_best_model_at_end
-    trainer.save_metrics("train", result.metrics)
-    trainer.save_state()
-    extra = task_settings()  # every process: threshold tuning runs a distributed prediction
-    # Every process: replaying the training dataloader may synchronize RNG state across processes.
-    speed = throughput(trainer, train_runtime)
-
+    trained = train(trainer, output, training_args, late_settings)
     if trainer.is_world_process_zero():
         settings = PackageSettings(
-            task=model_args.task,
+            task=task.name,
             preprocessing=preprocessing,
             max_length=data_args.max_length,
             stride=data_args.stride,
             join_sentences=data_args.join_sentences,
             base_model=model_args.model_name_or_path,
             akhbar_version=__version__,
-            **extra,
+            **task.settings_fields(schema, data_args),
+            **trained.settings_fields,
         )
         settings.save(training_args.output_dir)
-        record = run_record(model_args, data_args, training_args, splits, config_path)
-        record["train_runtime_s"] = round(train_runtime, 1)
-        record["stopped_early"] = stopped_early
-        record["trained_steps"] = trainer.state.global_step
-        record["planned_steps"] = trainer.state.max_steps
-        record.update(speed)
-        record["device"] = str(training_args.device) + (
-            f" x{training_args.world_size}" if training_args.world_size > 1 else ""
-        )
-        if trainer.state.best_metric is not None:
-            record["best_validation"] = {
-                "metric_name": training_args.metric_for_best_model,
-                "metric": trainer.state.best_metric,
-                "step": trainer.state.best_global_step,
-                "checkpoint": trainer.state.best_model_checkpoint,
-            }
+        record = run_record(model_args, data_args, training_args, splits, config_path, trained.figures)
         (Path(training_args.output_dir) / RUN_CONFIG).write_text(
             json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
@@ -682,9 +457,11 @@ def main(argv: list[str] | None = None) -> None:
             training_args.output_dir,
             package_dest,
             overwrite=training_args.overwrite_output_dir,
+            evaluation=splits.get("test") or splits.get("validation"),
             push_to_hub=push_repo,
             show_progress=not training_args.disable_tqdm,
         )
-        logger.info("packaged model: %s (training %.0f s; report: %s)", dest, train_runtime, dest / "eval_report.md")
+        runtime = trained.figures["train_runtime_s"]
+        logger.info("packaged model: %s (training %.0f s; report: %s)", dest, runtime, dest / "eval_report.md")
     output.finish(trainer.is_world_process_zero())
     trainer.accelerator.wait_for_everyone()

@@ -7,7 +7,7 @@ import pytest
 from conftest import SHARED
 
 from akhbar.articles import read_articles
-from akhbar.data import prepare_ant, prepare_gsr
+from akhbar.corpora import prepare_ant, prepare_gsr
 
 GSR = SHARED / "arabic_event_gsr"
 ANT = SHARED / "antcorpus"

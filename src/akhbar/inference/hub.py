@@ -50,3 +50,33 @@ def offline() -> bool:
     from huggingface_hub import constants
 
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+
+
+def first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else 'no detail'}"
+
+
+def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
+    """A local folder as is; a hub id downloaded (or taken from the local cache) into a folder.
+
+    Raises:
+        FileNotFoundError: neither a local folder nor a reachable hub repository; says how to fix it.
+    """
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    problem = hub_problem(str(name_or_path))
+    if problem:
+        raise FileNotFoundError(f"model {problem}; point at a local packaged folder (e.g. models/<name>)")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(str(name_or_path), revision=revision))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as err:
+        raise FileNotFoundError(
+            f"model {str(name_or_path)!r} is not a local folder and could not be fetched from the Hugging Face "
+            f"hub ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}). Point at a "
+            "local packaged folder instead (e.g. models/<name>)."
+        ) from None

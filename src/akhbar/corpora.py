@@ -2,7 +2,6 @@
 
     akhbar prepare gsr --input ../shared/data/arabic_event_gsr --output data/gsr
     akhbar prepare ant --input ../shared/data/antcorpus --output data/ant
-    python -m akhbar.data gsr --input … --output …      # the same
 
 Each writes ``train.jsonl``, ``validation.jsonl``, ``test.jsonl`` and ``prepare_report.json`` (counts, the
 label mapping, the seed). ``data/README.md`` documents the corpora, their licences and the mapping.
@@ -14,7 +13,6 @@ import csv
 import json
 import logging
 import re
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -162,13 +160,3 @@ def prepare_ant(source: str | Path, output: str | Path, seed: int = 13, skip_inv
         "skipped": skipped,
     }
     return write_splits(splits, output, report)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .cli import main as cli
-
-    return cli(["prepare", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,20 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .inference import (
-    INSTALL_ONNX,
-    ONNX_DIR,
-    EventClassifier,
-    MissingDependency,
-    NerTagger,
-    OnnxModel,
-    import_onnxruntime,
-    load_package,
-)
-from .manifest import MANIFEST_FILE, write_manifest
-from .preprocessing import split_words
-from .settings import PackageSettings
-from .windows import encode_words
+from ..inference import LoadOptions, load_package
+from ..manifest import MANIFEST_FILE, write_manifest
+from ..preprocessing import split_words
+from ..settings import PackageSettings
+from ..tasks import get_task
+from ..windows import encode_words
+from . import INSTALL_ONNX, ONNX_DIR, MissingDependency, import_onnxruntime
+from .runtime import OnnxModel
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +228,8 @@ def export_onnx(
             more on a BERT-base model on CPU).
 
     Returns:
-        ``{"package", "task", "inputs", "opset", "files": {"onnx/model.onnx": bytes, ...}, "windows",
+        ``{"package", "task", "unit" (what parity compares: tokens or windows), "inputs", "opset", "files":
+        {"onnx/model.onnx": bytes, ...}, "windows",
         "parity": {"onnx/model.onnx": {"max_abs_diff", "argmax_agreement", "compared"}, ...}}``
         (``parity`` empty and ``windows`` 0 when ``check`` is false).
 
@@ -261,8 +256,8 @@ def export_onnx(
     package, settings = load_package(package)
     old_manifest = json.loads((package / MANIFEST_FILE).read_text(encoding="utf-8"))
     info = {k: v for k, v in old_manifest.items() if k not in ("format", "files")}
-    loader = EventClassifier if settings.task == "events" else NerTagger
-    predictor = loader.from_verified(package, settings, device="cpu")
+    task = get_task(settings.task)
+    predictor = task.predictor_class().from_verified(package, settings, LoadOptions(device="cpu"))
     model, tokenizer = predictor.model, predictor.tokenizer
     names = input_names(model)
     names_written = [FP32_FILE] + ([INT8_FILE] if quantize == "int8" else [])
@@ -286,6 +281,7 @@ def export_onnx(
         result = {
             "package": str(package),
             "task": settings.task,
+            "unit": task.prediction_unit,
             "inputs": names,
             "opset": written_opset,
             "files": {f"{ONNX_DIR}/{n}": (staging / n).stat().st_size for n in names_written},

@@ -1,0 +1,65 @@
+"""Event labels of articles of any length: window logits pooled into the article's, then decided."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from ..events import decide, pool_logits, probabilities
+from ..preprocessing import Words, split_words
+from ..windows import encode_words
+from .batching import chunked, run_windows
+from .package import PackagedModel
+
+
+class EventClassifier(PackagedModel):
+    """Article event classifier over a packaged akhbar checkpoint (``task: events``).
+
+    Long articles are read in windows whose logits are pooled as in training (``settings.pooling``).
+    """
+
+    model_class = AutoModelForSequenceClassification
+
+    def scores(
+        self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None
+    ) -> np.ndarray:
+        """Article probabilities ``(texts, labels)``: softmax (single-label) or sigmoid (multi-label).
+
+        Texts are read in chunks of about :data:`CHUNK_CHARS` characters."""
+        parts = [
+            self._score_chunk([texts[i] for i in chunk], show_progress, [words[i] for i in chunk] if words else None)
+            for chunk in chunked(range(len(texts)), lambda i: len(texts[i]))
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.settings.event_labels)))
+
+    def _score_chunk(self, texts: Sequence[str], show_progress: bool, words: Sequence[Words] | None) -> np.ndarray:
+        words = words or [split_words(t, self.settings.preprocessing) for t in texts]
+        windows = {}
+        for i, w in enumerate(words):
+            enc = encode_words(self.tokenizer, w, self.settings.max_length, self.settings.stride)
+            windows.update({(i, k): ids for k, ids in enumerate(enc.input_ids)})
+        keys_all, logits_all = [], []
+        for keys, logits in run_windows(
+            self.model, self.tokenizer, windows, self.batch_size, self.batch_tokens, show_progress, "classifying"
+        ):
+            keys_all += keys
+            logits_all.append(logits.cpu())
+        if not keys_all:
+            return np.zeros((0, len(self.settings.event_labels)))
+        article = torch.tensor([i for i, _ in keys_all])
+        pooled = pool_logits(torch.cat(logits_all), article, len(words), self.settings.pooling)
+        return probabilities(pooled.numpy(), self.settings.multi_label)
+
+    def predict(self, texts: str | Iterable[str], show_progress: bool = False, words=None) -> list[list[dict]]:
+        """``[{"label", "score"}]`` per text: the top label (single-label), or every label whose probability
+        reaches its tuned threshold (multi-label), highest first."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        words = words or [split_words(t, self.settings.preprocessing) for t in texts]
+        probs = self.scores(texts, show_progress, words)
+        decided = decide(probs, self.settings.event_labels, self.settings.multi_label, self.settings.thresholds)
+        # A text with no word (empty, or only what normalization removes) reports no event: the model would
+        # still answer for its bare [CLS] [SEP] window.
+        return [events if w.spans else [] for events, w in zip(decided, words)]

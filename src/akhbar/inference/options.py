@@ -1,0 +1,113 @@
+"""How a package is run: backend, precision, device and batching, one object for the loaders and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+# No torch at import: the CLI builds its choices from these before anything heavy loads.
+BACKENDS = ("torch", "onnx")
+PRECISIONS = ("float32", "bfloat16")
+
+
+def torch_dtype(precision: str) -> torch.dtype:
+    """The torch dtype of the weights for ``precision``."""
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
+
+
+CPU_BATCH_TOKENS = {"torch": 2048, "onnx": 1024}  # backend -> padded tokens per forward pass on CPU
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to run a package (every field has a default; ``LoadOptions.of(**fields)`` builds one).
+
+    Attributes:
+        backend: ``"torch"``, or ``"onnx"``: run ``onnx/<onnx_file>`` with ONNX Runtime on CPU (written by
+            ``akhbar export-onnx``; needs ``pip install "akhbar[onnx]"``).
+        onnx_file: ``"model.onnx"`` (float32) or ``"model.int8.onnx"`` (``--quantize int8``).
+        precision: ``"float32"``, or ``"bfloat16"``: the PyTorch model's weights and activations in bfloat16,
+            several times faster on GPUs and on CPUs with AMX or AVX512-BF16 (slower on CPUs without them);
+            predictions can differ from float32 where a tag is near a tie, so measure on your data
+            (``akhbar evaluate --precision``). Logits are turned into probabilities in float32.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …; by default CUDA when available (onnx: CPU only).
+        batch_size: at most this many windows per forward pass.
+        batch_tokens: at most this many padded tokens per forward pass (windows times the longest one's
+            length; a longer window goes alone). Neither given: 32 windows on a GPU, 2,048 tokens on CPU
+            (1,024 with the onnx backend; see :func:`default_batching`); one given: only that bound.
+    """
+
+    backend: str = "torch"
+    onnx_file: str = "model.onnx"
+    precision: str = "float32"
+    device: str | None = None
+    batch_size: int | None = None
+    batch_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        for name in ("batch_size", "batch_tokens"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
+        if self.backend == "onnx":
+            if not self.onnx_file or Path(self.onnx_file).name != self.onnx_file:
+                raise ValueError(
+                    f"onnx_file must be a file name in the package's onnx/ (e.g. model.onnx), not {self.onnx_file!r}"
+                )
+            if self.device is not None and resolve_device(self.device).type != "cpu":
+                raise ValueError(
+                    f"the onnx backend runs on CPU only, not on {self.device!r}; use backend='torch' for it"
+                )
+            if self.precision != "float32":
+                raise ValueError("precision='bfloat16' is for the torch backend; the onnx backend has model.int8.onnx")
+
+    @classmethod
+    def of(cls, options: LoadOptions | None = None, **fields) -> LoadOptions:
+        """``options`` (or the defaults) with ``fields`` changed; an unknown field is a ``TypeError``."""
+        return dataclasses.replace(options or cls(), **fields)
+
+    def batching(self, device: torch.device) -> tuple[int | None, int | None]:
+        """``(batch_size, batch_tokens)`` on ``device``: the given bounds, or the defaults for the device."""
+        if self.batch_size is None and self.batch_tokens is None:
+            return default_batching(device, self.backend)
+        return self.batch_size, self.batch_tokens
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``device`` as a torch device (by default CUDA when available), refused in one line if this machine
+    has no such device."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: this machine (or this torch build) has no CUDA GPU; use cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: there are {torch.cuda.device_count()} CUDA GPUs (cuda:0 ...)")
+    return resolved
+
+
+def default_batching(device: torch.device, backend: str = "torch") -> tuple[int | None, int | None]:
+    """``(batch_size, batch_tokens)`` when neither is given: 32 windows per forward pass on a GPU; on CPU
+    passes of at most 2,048 padded tokens (1,024 with ONNX Runtime), however many windows that is.
+
+    On the benchmark CPU (BENCHMARKS.md, "Batching on this CPU") PyTorch ran fastest with passes of
+    2,048-4,096 tokens whatever the window length, ONNX Runtime with 1,024, and both slower with 32 windows
+    of 256 tokens (8,192), likely because those activations no longer stay in the caches."""
+    return (32, None) if device.type == "cuda" else (None, CPU_BATCH_TOKENS[backend])
