@@ -128,13 +128,14 @@ def _convert(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate, headline, read_for, report_folder, write
-    from .inference import load_package
+    from .inference import load_model
     from .tasks import get_task
 
     # Verify the package once, then check where the report goes and validate the data against the package's
     # schema, all before loading the weights.
     options = _load_options(args)
-    directory, settings = load_package(args.model)
+    loaded = load_model(args.model, options=options)
+    directory, settings = loaded.directory, loaded.settings
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
     planned = {"backend": options.backend, "precision": options.precision}
     if options.backend == "onnx":
@@ -145,12 +146,24 @@ def _evaluate(args: argparse.Namespace) -> None:
             f"--output {out} is inside the package {directory}; a package is immutable (its manifest hashes every "
             "file): write the report elsewhere"
         )
-    articles, load = read_for(settings, args.data, args.skip_invalid, _read_options(args))
-    predictor = get_task(settings.task).predictor_class().from_verified(directory, settings, options)
+    articles, load = read_for(settings, args.data, args.skip_invalid, _read_options(args), not loaded.verified)
+    predictor = get_task(settings.task).predictor_class().from_verified(directory, settings, options, loaded.verified)
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     write(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
     print(f"{headline(report)}  ({len(articles)} articles) -> {out / 'eval_report.md'}")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from .evaluation import compare, compare_markdown
+
+    out = Path(args.output) if args.output else Path("eval") / f"compare-{Path(args.data).stem}"
+    result = compare(args.models, args.data, _load_options(args), args.skip_invalid, _read_options(args), out)
+    table = compare_markdown(result)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / "compare.md").write_text(table, encoding="utf-8")
+    print(table + f"\n-> {out / 'compare.md'}, {out / 'compare.json'} (and each model's report under {out})")
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -235,6 +248,7 @@ INT8_AGREEMENT_WARNING = 0.99  # below this share of identical predictions, expo
 def _load_options(args: argparse.Namespace):
     """The :class:`~akhbar.inference.LoadOptions` every command that runs a package shares (``_add_run_options``)."""
     from .inference import LoadOptions
+    from .inference.options import parse_label_map
 
     return LoadOptions(
         backend=args.backend,
@@ -243,11 +257,26 @@ def _load_options(args: argparse.Namespace):
         device=args.device,
         batch_size=args.batch_size,
         batch_tokens=args.batch_tokens,
+        preprocessing=args.preprocessing,
+        label_map=parse_label_map(args.label_map) if args.label_map else None,
     )
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    from .inference.options import BACKENDS, PRECISIONS
+    from .inference.options import BACKENDS, PRECISIONS, PUBLISHED_PREPROCESSING
+
+    p.add_argument(
+        "--preprocessing",
+        choices=PUBLISHED_PREPROCESSING,
+        help="a checkpoint that is not an akhbar package: normalize its input with this preset (default: none, raw "
+        "text; arabertv02 for AraBERT v0.2 models). Packages carry their own",
+    )
+    p.add_argument(
+        "--label-map",
+        "--label_map",
+        metavar="FROM=TO,…",
+        help="rename the model's entity types or event labels, e.g. PER=PERS,GPE=LOC, to score against your schema",
+    )
 
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     p.add_argument(
@@ -508,6 +537,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(p)
     _add_run_options(p)
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("compare", help="evaluate several models (packages or published checkpoints) on one file")
+    p.add_argument(
+        "--models", nargs="+", required=True, help="packaged model folders, published checkpoints or hub ids"
+    )
+    p.add_argument("--data", required=True, help="annotated data in any format (JSONL, CoNLL, a tool's export)")
+    p.add_argument(
+        "--output", help="folder for compare.{json,md} and each model's report (default: eval/compare-<data>)"
+    )
+    p.add_argument("--skip-invalid", action="store_true", help="skip and count bad records instead of stopping")
+    _add_read_options(p)
+    _add_run_options(p)
+    p.set_defaults(func=_compare)
 
     p = sub.add_parser("package", help="package a training run folder as models/<name>")
     p.add_argument("run_dir", help="a train.py output_dir")

@@ -39,7 +39,8 @@ def engine_text(report: dict) -> str:
     if not engine:
         return "not recorded"
     onnx = f", `{engine['onnx_file']}`" if engine.get("onnx_file") else ""
-    return f"{engine['backend']}{onnx}, {engine['precision']}"
+    unverified = "; not an akhbar package, its files unverified" if engine.get("verified") is False else ""
+    return f"{engine['backend']}{onnx}, {engine['precision']}{unverified}"
 
 
 def confusion_table(cm: dict) -> list[str]:

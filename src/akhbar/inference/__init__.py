@@ -41,6 +41,9 @@ _EXPORTS = {
     "PackagedModel": "package",
     "encoder_max_length": "package",
     "load_package": "package",
+    "load_model": "package",
+    "Loaded": "package",
+    "parse_label_map": "options",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -13,6 +13,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt*", "*.h5", "*.msgpack", "*.joblib", "*.npy")
+
 OFFLINE_HINT = (
     "for an offline smoke run, `akhbar tiny-model models/tiny` builds a tiny random BERT (useless for quality)"
 )
@@ -73,7 +75,9 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(str(name_or_path), revision=revision))
+        # Pickled weights are never fetched: akhbar loads safetensors only (a repository with nothing else
+        # then fails with that reason, see akhbar.inference.package.published_settings).
+        return Path(snapshot_download(str(name_or_path), revision=revision, ignore_patterns=list(PICKLE_PATTERNS)))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as err:
         raise FileNotFoundError(
             f"model {str(name_or_path)!r} is not a local folder and could not be fetched from the Hugging Face "

@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification
 
-from ..labels import tags_to_spans
+from ..labels import detect_scheme, tags_to_spans, to_iob
 from ..preprocessing import Words, split_words
 from ..windows import encode_words, merge_windows
 from .batching import chunked, run_windows
@@ -48,6 +48,12 @@ class NerTagger(PackagedModel):
     """Named-entity tagger over a packaged akhbar checkpoint (``task: ner``)."""
 
     model_class = AutoModelForTokenClassification
+
+    def read_labels(self, labels: list[str]) -> list[str]:
+        """The model's labels as IOB tags (BIOES, BILOU, IO and bare types converted), types renamed by
+        ``options.label_map``: what span decoding reads."""
+        scheme = detect_scheme(labels)
+        return [to_iob(label, scheme, self.options.label_map) for label in labels]
 
     def tag(
         self, texts: Sequence[str], show_progress: bool = False, words: Sequence[Words] | None = None

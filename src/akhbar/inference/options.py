@@ -22,12 +22,30 @@ def torch_dtype(precision: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
 
 
+PUBLISHED_PREPROCESSING = ("none", "arabertv02")  # presets a published checkpoint may be read with
+
+
+def parse_label_map(text: str) -> dict[str, str]:
+    """``"PER=PERS,ORG=ORG"`` (the CLI's ``--label-map``) as a mapping.
+
+    Raises:
+        ValueError: an item that is not ``FROM=TO``.
+    """
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(f"--label-map: {item!r} is not FROM=TO (e.g. PER=PERS,LOC=LOC)")
+        out[source.strip()] = target.strip()
+    return out
+
+
 CPU_BATCH_TOKENS = {"torch": 2048, "onnx": 1024}  # backend -> padded tokens per forward pass on CPU
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to run a package (every field has a default; ``LoadOptions.of(**fields)`` builds one).
+    """How to read and run a model (every field has a default; ``LoadOptions.of(**fields)`` builds one).
 
     Attributes:
         backend: ``"torch"``, or ``"onnx"``: run ``onnx/<onnx_file>`` with ONNX Runtime on CPU (written by
@@ -42,6 +60,11 @@ class LoadOptions:
         batch_tokens: at most this many padded tokens per forward pass (windows times the longest one's
             length; a longer window goes alone). Neither given: 32 windows on a GPU, 2,048 tokens on CPU
             (1,024 with the onnx backend; see :func:`default_batching`); one given: only that bound.
+        preprocessing: for a published checkpoint that is not an akhbar package (and carries no settings): the
+            normalization preset to apply, ``"none"`` (the default: raw text, as a plain pipeline reads it) or
+            ``"arabertv02"`` (for AraBERT v0.2/v2 models). A package carries its own; giving one is an error.
+        label_map: rename the model's entity types or event labels (``{"PER": "PERS"}``), to score a model
+            against data with another schema.
     """
 
     backend: str = "torch"
@@ -50,6 +73,8 @@ class LoadOptions:
     device: str | None = None
     batch_size: int | None = None
     batch_tokens: int | None = None
+    preprocessing: str | None = None
+    label_map: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -71,6 +96,14 @@ class LoadOptions:
                 )
             if self.precision != "float32":
                 raise ValueError("precision='bfloat16' is for the torch backend; the onnx backend has model.int8.onnx")
+        if self.preprocessing is not None and self.preprocessing not in PUBLISHED_PREPROCESSING:
+            raise ValueError(
+                f"unknown preprocessing {self.preprocessing!r}; choose one of {', '.join(PUBLISHED_PREPROCESSING)}"
+            )
+        if self.label_map is not None and not all(
+            isinstance(k, str) and isinstance(v, str) and k and v for k, v in self.label_map.items()
+        ):
+            raise ValueError(f"label_map must map label names to label names, found {self.label_map!r}")
 
     @classmethod
     def of(cls, options: LoadOptions | None = None, **fields) -> LoadOptions:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from safetensors import SafetensorError
 from transformers import AutoTokenizer
 
-from ..manifest import verify_manifest
+from ..manifest import MANIFEST_FILE, verify_manifest
 from ..onnx.runtime import OnnxModel
-from ..settings import PackageSettings
-from ..tasks import get_task
+from ..preprocessing import PreprocessingConfig
+from ..settings import SETTINGS_FILE, PackageSettings
+from ..tasks import get_task, tasks
 from .hub import first_line, resolve_model_dir
 from .options import LoadOptions, resolve_device, torch_dtype
+
+logger = logging.getLogger(__name__)
 
 
 def load_package(name_or_path: str | Path, predictor: type | None = None, revision: str | None = None):
@@ -25,7 +32,10 @@ def load_package(name_or_path: str | Path, predictor: type | None = None, revisi
     Returns:
         ``(directory, settings)``.
     """
-    directory = resolve_model_dir(name_or_path, revision)
+    return _verified(resolve_model_dir(name_or_path, revision), predictor)
+
+
+def _verified(directory: Path, predictor: type | None):
     verify_manifest(directory)
     settings = PackageSettings.load(directory)
     task = get_task(settings.task)
@@ -35,6 +45,122 @@ def load_package(name_or_path: str | Path, predictor: type | None = None, revisi
             f"not one for {predictor.__name__}"
         )
     return directory, settings
+
+
+@dataclass
+class Loaded:
+    """A model folder ready to load: its settings, and whether it is a verified akhbar package."""
+
+    directory: Path
+    settings: PackageSettings
+    verified: bool
+
+
+def load_model(
+    name_or_path: str | Path,
+    predictor: type | None = None,
+    options: LoadOptions | None = None,
+    revision: str | None = None,
+) -> Loaded:
+    """An akhbar package (verified against its manifest), or a published checkpoint that is not one: a
+    transformers token- or sequence-classification folder (or hub id) with safetensors weights.
+
+    A published checkpoint has no settings: its task comes from its architecture, its labels from
+    ``config.id2label`` (tagging scheme detected, see :func:`akhbar.labels.detect_scheme`), its window
+    length from its position embeddings, its preprocessing from ``options.preprocessing`` (default
+    ``none``). It is not verified (there is no manifest to check it against); a warning says so.
+    """
+    options = options or LoadOptions()
+    directory = resolve_model_dir(name_or_path, revision)
+    if (directory / MANIFEST_FILE).exists() or (directory / SETTINGS_FILE).exists():
+        if options.preprocessing is not None:
+            raise ValueError(
+                f"{directory} is an akhbar package: it carries its own preprocessing; --preprocessing is for "
+                "checkpoints that are not akhbar packages"
+            )
+        directory, settings = _verified(directory, predictor)
+        if options.label_map:
+            settings = get_task(settings.task).renamed(settings, options.label_map)
+        return Loaded(directory, settings, True)
+    return Loaded(directory, published_settings(directory, str(name_or_path), predictor, options), False)
+
+
+PICKLED_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
+
+
+def published_settings(directory: Path, name: str, predictor: type | None, options: LoadOptions) -> PackageSettings:
+    """The settings a published checkpoint would have had, read from its config (see :func:`load_model`).
+
+    Raises:
+        ValueError: no config, custom code (``auto_map``), no safetensors weights (pickled ones are refused),
+            an architecture no task reads, or another task than ``predictor`` runs.
+    """
+    from transformers import AutoConfig
+
+    if not (directory / "config.json").is_file():
+        raise ValueError(
+            f"{directory}: neither an akhbar package (no manifest.json, no akhbar.json) nor a transformers model "
+            "folder (no config.json)"
+        )
+    try:
+        config = AutoConfig.from_pretrained(directory)
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{directory}: config.json does not load: {first_line(err)}") from None
+    if getattr(config, "auto_map", None):
+        raise ValueError(
+            f"{directory}: the model needs its own code (config.json has auto_map); akhbar never runs code from a "
+            "checkpoint (trust_remote_code)"
+        )
+    if not any(directory.glob("*.safetensors")):
+        pickled = sorted(
+            p.name for p in directory.iterdir() if p.name in PICKLED_WEIGHTS or p.suffix in (".bin", ".pt")
+        )
+        if pickled:
+            raise ValueError(
+                f"{directory}: its weights are pickled ({', '.join(pickled)}), which can run code when loaded; akhbar "
+                "loads safetensors only. Convert them where you trust the file: "
+                "`AutoModelFor….from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)`"
+            )
+        raise ValueError(
+            f"{directory}: no safetensors weights to load (from the hub, pickled weights are not downloaded: akhbar "
+            "loads safetensors only)"
+        )
+    architecture = (getattr(config, "architectures", None) or [""])[0]
+    task = next((t for t in tasks().values() if architecture.endswith(t.hf_head)), None)
+    if task is None:
+        heads = ", ".join(f"*{t.hf_head} ({t.name})" for t in tasks().values())
+        raise ValueError(f"{directory}: architecture {architecture or 'unknown'!r} is none akhbar reads: {heads}")
+    if predictor is not None and task.predictor_class() is not predictor:
+        raise ValueError(
+            f"{directory} holds a {architecture} ({task.name!r}): run it with {task.predictor_class().__name__}"
+        )
+    labels = [config.id2label[i] for i in sorted(config.id2label)]
+    declared = None
+    tokenizer_config = directory / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        declared = json.loads(tokenizer_config.read_text(encoding="utf-8")).get("model_max_length")
+    limit = encoder_max_length(config, SimpleNamespace(model_max_length=declared)) or 512
+    preset = options.preprocessing or "none"
+    settings = PackageSettings(
+        task=task.name,
+        preprocessing=PreprocessingConfig.from_preset(preset),
+        max_length=limit,
+        stride=limit // 8,
+        base_model=name,
+        akhbar_version="none (not an akhbar package)",
+        **task.published_fields(labels, config, options.label_map),
+    )
+    logger.warning(
+        "%s is not an akhbar package: its files are not verified (no manifest); read as a %s model with labels %s, "
+        "windows of %d tokens, preprocessing %r%s",
+        directory,
+        task.name,
+        labels,
+        limit,
+        preset,
+        "" if options.preprocessing else " (the default; --preprocessing arabertv02 for AraBERT v0.2 models)",
+    )
+    return settings
 
 
 def encoder_max_length(config, tokenizer) -> int | None:
@@ -95,29 +221,40 @@ class PackagedModel:
         self.tokenizer = tokenizer
         self.settings = settings
         self.batch_size, self.batch_tokens = options.batching(self.device)
-        self.id2label = {int(k): v for k, v in model.config.id2label.items()}
+        self.verified = True  # from_verified says otherwise for a published checkpoint
+        ids = sorted(int(k) for k in model.config.id2label)
+        raw = {int(k): v for k, v in model.config.id2label.items()}
+        self.id2label = dict(zip(ids, self.read_labels([raw[i] for i in ids])))
+
+    def read_labels(self, labels: list[str]) -> list[str]:
+        """The model's labels as predictions carry them: renamed by ``options.label_map``."""
+        rename = self.options.label_map or {}
+        return [rename.get(label, label) for label in labels]
 
     @classmethod
     def from_pretrained(
         cls, name_or_path: str | Path, options: LoadOptions | None = None, *, revision: str | None = None, **fields
     ):
-        """Load a packaged folder (or a hub id of one).
+        """Load a packaged folder (or a hub id of one), or a published checkpoint (see :func:`load_model`).
 
-        The folder is checked against its ``manifest.json`` first (sha256 of every file, no pickles); weights
+        A package is checked against its ``manifest.json`` first (sha256 of every file, no pickles); weights
         load from safetensors only and no remote code is ever run.
 
         Args:
-            options: how to run it (:class:`LoadOptions`); ``fields`` (``backend=``, ``precision=``,
-                ``device=``, ``batch_size=``, ``batch_tokens=``, ``onnx_file=``) change single ones.
+            options: how to read and run it (:class:`LoadOptions`); ``fields`` (``backend=``, ``precision=``,
+                ``device=``, ``batch_size=``, ``batch_tokens=``, ``onnx_file=``, ``preprocessing=``,
+                ``label_map=``) change single ones.
         """
         options = LoadOptions.of(options, **fields)
-        directory, settings = load_package(name_or_path, cls, revision)
-        return cls.from_verified(directory, settings, options)
+        loaded = load_model(name_or_path, cls, options, revision)
+        return cls.from_verified(loaded.directory, loaded.settings, options, verified=loaded.verified)
 
     @classmethod
-    def from_verified(cls, directory: Path, settings: PackageSettings, options: LoadOptions | None = None):
-        """Load weights (safetensors only, or the ONNX export) and tokenizer of a folder :func:`load_package`
-        already checked."""
+    def from_verified(
+        cls, directory: Path, settings: PackageSettings, options: LoadOptions | None = None, verified: bool = True
+    ):
+        """Load weights (safetensors only, or the ONNX export) and tokenizer of a folder :func:`load_model`
+        already checked; a verified package's labels must be the ones its settings imply."""
         options = options or LoadOptions()
         if options.backend == "onnx":
             model = OnnxModel.from_package(directory, options.onnx_file)
@@ -134,12 +271,15 @@ class PackagedModel:
             tokenizer = AutoTokenizer.from_pretrained(directory)
         except Exception as err:  # a malformed tokenizer.json raises the tokenizers library's plain Exception
             raise ValueError(f"{directory}: the tokenizer does not load: {first_line(err)}") from None
-        task = get_task(settings.task)
-        expected = task.model_labels(task.schema_of(settings))
-        found = [model.config.id2label[i] for i in sorted(model.config.id2label)]
-        if found != expected:
-            raise ValueError(
-                f"{directory}: config.json's id2label {found} does not match the labels akhbar.json implies "
-                f"{expected}; the package is inconsistent"
-            )
-        return cls(model, tokenizer, settings, options)
+        predictor = cls(model, tokenizer, settings, options)
+        predictor.verified = verified
+        if verified:
+            task = get_task(settings.task)
+            expected = task.model_labels(task.schema_of(settings))
+            found = [predictor.id2label[i] for i in sorted(predictor.id2label)]
+            if found != expected:
+                raise ValueError(
+                    f"{directory}: config.json's id2label {found} does not match the labels akhbar.json implies "
+                    f"{expected}; the package is inconsistent"
+                )
+        return predictor

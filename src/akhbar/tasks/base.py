@@ -56,6 +56,8 @@ class Task(ABC):
         prediction_unit: what the ONNX parity check compares (``tokens``, ``windows``).
         pipeline_tag, card_tags, model_index_task, card_metric_names: the model card's metadata.
         example_config: a shipped config that trains it on the sample data (the contract test uses it).
+        hf_head: how the architecture names of published checkpoints of the task end (a checkpoint whose
+            ``config.architectures`` ends so is read as this task's model).
     """
 
     name: ClassVar[str]
@@ -66,6 +68,7 @@ class Task(ABC):
     model_index_task: ClassVar[tuple[str, str]]
     card_metric_names: ClassVar[list[str]]
     example_config: ClassVar[str]
+    hf_head: ClassVar[str]
 
     # --- the schema -------------------------------------------------------------------------------------
     @abstractmethod
@@ -143,8 +146,22 @@ class Task(ABC):
         """One line for logs and the CLI."""
 
     @abstractmethod
+    def compare_figures(self, report: dict) -> dict[str, float]:
+        """The figures ``akhbar compare`` tables for one model (fractions, by column name)."""
+
+    @abstractmethod
     def describe(self, settings: PackageSettings) -> str:
         """The labels of a package in one line (``akhbar info``)."""
+
+    @abstractmethod
+    def renamed(self, settings: PackageSettings, label_map: dict[str, str]) -> PackageSettings:
+        """``settings`` with its labels renamed by ``label_map`` (to score against another schema)."""
+
+    @abstractmethod
+    def published_fields(self, labels: list[str], config, label_map: dict[str, str] | None) -> dict:
+        """The :class:`~akhbar.settings.PackageSettings` fields of a published checkpoint of the task (one that is
+        not an akhbar package), read from its ``id2label`` (``labels``) and config, types renamed by
+        ``label_map``."""
 
     # --- the model card ---------------------------------------------------------------------------------
     @abstractmethod

@@ -9,6 +9,7 @@ each window inheriting labels it may not mention. Single-label models take exact
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections import Counter
@@ -44,6 +45,7 @@ class EventTask(Task):
     model_index_task = ("text-classification", "Event classification")
     card_metric_names = ["f1"]
     example_config = "configs/events-sample.yaml"
+    hf_head = "ForSequenceClassification"
 
     def schema(self, train: Split, data_args) -> list[str]:
         labels = data_args.event_labels
@@ -83,6 +85,20 @@ class EventTask(Task):
             "event_labels": schema,
             "multi_label": data_args.multi_label,
             "pooling": data_args.pooling,
+        }
+
+    def renamed(self, settings, label_map: dict[str, str]):
+        thresholds = settings.thresholds and {label_map.get(k, k): v for k, v in settings.thresholds.items()}
+        labels = [label_map.get(label, label) for label in settings.event_labels]
+        return dataclasses.replace(settings, event_labels=labels, thresholds=thresholds)
+
+    def published_fields(self, labels: list[str], config, label_map: dict[str, str] | None) -> dict:
+        return {
+            "entity_labels": [],
+            "event_labels": [(label_map or {}).get(label, label) for label in labels],
+            "multi_label": getattr(config, "problem_type", None) == "multi_label_classification",
+            "pooling": "mean",
+            "thresholds": None,
         }
 
     def without_validation(self, data_args) -> str:
@@ -140,6 +156,10 @@ class EventTask(Task):
     def headline(self, report: dict) -> str:
         macro, micro = report["macro"]["f1"], report["micro"]["f1"]
         return f"macro F1 {pct(macro)}  micro F1 {pct(micro)}  accuracy {pct(report['accuracy'])}"
+
+    def compare_figures(self, report: dict) -> dict:
+        per_label = {f"{label} F1": s["f1"] for label, s in report["per_label"].items()}
+        return {"macro F1": report["macro"]["f1"], "micro F1": report["micro"]["f1"], **per_label}
 
     def describe(self, settings) -> str:
         mode = "multi-label" if settings.multi_label else "single-label"

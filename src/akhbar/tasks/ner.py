@@ -9,13 +9,14 @@ the way users run it (:func:`evaluate_ner`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..labels import bio_labels
+from ..labels import bio_labels, detect_scheme, to_iob
 from ..metrics import entity_sets, ner_scores, trainer_metrics
 from ..model_card import base_model_text
 from ..preprocessing import PreprocessingConfig
@@ -50,6 +51,7 @@ class NerTask(Task):
     model_index_task = ("token-classification", "Named Entity Recognition")
     card_metric_names = ["seqeval"]
     example_config = "configs/ner-sample.yaml"
+    hf_head = "ForTokenClassification"
 
     def schema(self, train: Split, data_args) -> list[str]:
         from ..articles import infer_entity_labels
@@ -70,6 +72,14 @@ class NerTask(Task):
 
     def settings_fields(self, schema: list[str], data_args) -> dict:
         return {"entity_labels": schema}
+
+    def renamed(self, settings, label_map: dict[str, str]):
+        return dataclasses.replace(settings, entity_labels=[label_map.get(t, t) for t in settings.entity_labels])
+
+    def published_fields(self, labels: list[str], config, label_map: dict[str, str] | None) -> dict:
+        scheme = detect_scheme(labels)
+        types = dict.fromkeys(to_iob(label, scheme, label_map)[2:] for label in labels if label != "O")
+        return {"entity_labels": list(types)}
 
     def build_trainer(self, *, model, tokenizer, training_args, data_args, splits, schema, preprocessing, callbacks):
         from transformers import DataCollatorForTokenClassification
@@ -120,6 +130,14 @@ class NerTask(Task):
     def headline(self, report: dict) -> str:
         strict, lenient = report["strict"]["micro"]["f1"], report["lenient"]["micro"]["f1"]
         return f"strict F1 {pct(strict)}  lenient F1 {pct(lenient)}"
+
+    def compare_figures(self, report: dict) -> dict:
+        per_type = {f"{t} F1": s["f1"] for t, s in sorted(report["strict"]["per_type"].items())}
+        return {
+            "strict F1": report["strict"]["micro"]["f1"],
+            "lenient F1": report["lenient"]["micro"]["f1"],
+            **per_type,
+        }
 
     def describe(self, settings) -> str:
         return f"labels: {', '.join(settings.entity_labels)} (entity types)"
@@ -365,7 +383,9 @@ def evaluate_ner(
                         "context": text[max(0, start - context_chars) : end + context_chars],
                     }
                 )
-    labels = list(tagger.id2label[i] for i in sorted(tagger.id2label))
+    # The model's tags (a published model's converted ones can repeat), then gold tags it does not have.
+    labels = list(dict.fromkeys(tagger.id2label[i] for i in sorted(tagger.id2label)))
+    labels += sorted({t for ts in y_true for t in ts} - set(labels))
     confusion = Counter((t, p) for ts, ps in zip(y_true, y_pred) for t, p in zip(ts, ps))
     scores = ner_scores(y_true, y_pred)
     error_kinds = Counter(f"{e['kind']}: {e['error']}" for e in errors)
