@@ -48,6 +48,11 @@ def test_gsr_mapping_and_duplicates(tmp_path):
     assert by_text["تظاهر المئات في المدينة رقم 3"] == ["PROTEST"]
     assert by_text["نفت الشرطة وقوع اعتداء رقم 3"] == []
     assert "خرج الطلاب في مسيرة" not in by_text
+    # Each sentence was judged for its file's event type only: the other is unknown, not negative.
+    judged = {a["text"]: a["judged"] for a in articles}
+    assert judged["تظاهر المئات في المدينة رقم 3"] == ["PROTEST"] and judged["نفت الشرطة وقوع اعتداء رقم 3"] == [
+        "ASSAULT"
+    ]
     kept = prepare_gsr(tmp_path / "gsr", tmp_path / "pos", ambiguous="positive")
     assert kept["articles"] == 42
 

@@ -161,3 +161,67 @@ def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
     again = json.loads((tmp_path / "ev" / "eval_report.json").read_text(encoding="utf-8"))
     packaged = json.loads((multi / "eval_report.json").read_text(encoding="utf-8"))
     assert again["macro"] == packaged["macro"] and again["per_label"] == packaged["per_label"]
+
+
+def test_unjudged_labels_are_unknown_not_negative(tmp_path):
+    # "judged" is validated with the article; an unjudged label is -1 in the targets: out of the loss, the
+    # scores and threshold tuning.
+    import torch
+
+    from akhbar.articles import read_articles
+    from akhbar.events import tune_thresholds
+    from akhbar.metrics import classification_scores
+    from akhbar.tasks.events import ArticleLoss, gold_matrix
+
+    path = tmp_path / "a.jsonl"
+    rows = [
+        {"id": "a", "text": "تظاهر الطلاب", "events": ["PROTEST"], "judged": ["PROTEST"]},
+        {"id": "b", "text": "هاجم مسلحون", "events": [], "judged": ["ASSAULT"]},
+        {"id": "c", "text": "افتتح الوزير معرضا", "events": []},
+    ]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    articles, _ = read_articles(path)
+    assert [a.get("judged") for a in articles] == [["PROTEST"], ["ASSAULT"], None]
+    gold = gold_matrix(articles, ["PROTEST", "ASSAULT"], True)
+    assert gold.tolist() == [[1, -1], [-1, 0], [0, 0]]
+
+    # Article a says nothing about ASSAULT: predicting it there is no false positive.
+    probs = np.array([[0.9, 0.9], [0.9, 0.1], [0.1, 0.1]])
+    scores = classification_scores(probs, gold, ["PROTEST", "ASSAULT"], True, None)
+    assert scores["per_label"]["ASSAULT"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert scores["per_label"]["PROTEST"]["precision"] == 1.0 and scores["per_label"]["PROTEST"]["recall"] == 1.0
+    assert scores["subset_accuracy"] == 1.0 and scores["judged_cells"] == 4
+    assert tune_thresholds(probs, gold, ["PROTEST", "ASSAULT"])["PROTEST"] == 0.9
+
+    # The loss of an unjudged cell is zero whatever the logit.
+    loss = ArticleLoss("mean", True)
+    labels = torch.tensor([[1.0, -1.0]])
+
+    def model(**inputs):
+        return type("Out", (), {"logits": logits})()
+
+    inputs = {"input_ids": torch.zeros((1, 3), dtype=torch.long), "attention_mask": torch.ones((1, 3))}
+    inputs.update(labels=labels, window_article=torch.tensor([0]))
+    logits = torch.tensor([[2.0, 5.0]])
+    first, _ = loss(model, inputs)
+    logits = torch.tensor([[2.0, -5.0]])
+    second, _ = loss(model, inputs)
+    assert torch.isclose(first, second)
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "text": "نص", "events": ["PROTEST"], "judged": ["ASSAULT"]}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.jsonl:1 .*events \['PROTEST'\] are not in 'judged' \['ASSAULT'\]"):
+        read_articles(bad)
+
+
+def test_judged_lists_survive_jsonl_and_are_not_lost_silently_elsewhere(tmp_path):
+    from akhbar.articles import read_articles
+    from akhbar.formats import WriteOptions, write_articles
+
+    article = {"id": "a", "text": "تظاهر الطلاب", "entities": [], "events": ["PROTEST"], "judged": ["PROTEST"]}
+    write_articles([article], tmp_path / "a.jsonl", "jsonl")
+    assert read_articles(tmp_path / "a.jsonl")[0] == [article]
+    with pytest.raises(ValueError, match="was judged for \\['PROTEST'\\] only, and label-studio has no place"):
+        write_articles([article], tmp_path / "a.json", "label-studio")
+    options = write_articles([article], tmp_path / "a.json", "label-studio", WriteOptions(skip_unrepresentable=True))
+    assert options.dropped["judged lists"] == 1

@@ -1,7 +1,9 @@
 """Annotated articles: the record, its validation (the one definition of "valid"), and reading files of it.
 
 An article is ``{"id": str, "text": str, "entities": [{"start", "end", "label"}], "events": [str]}``
-with character offsets (code points) into ``text`` (end exclusive). Files of articles come in many formats:
+with character offsets (code points) into ``text`` (end exclusive), and an optional ``"judged": [str]``: the
+event labels the article was judged for (absent: all of them), so that a label nobody looked at is unknown
+rather than negative. Files of articles come in many formats:
 akhbar's JSON Lines, CoNLL/BIO, and the exports of annotation tools (Label Studio, doccano, brat, INCEpTION/
 WebAnno TSV, Prodigy). Each format is a module of :mod:`akhbar.formats` that turns its records into article
 records; :func:`read_articles` picks the format (from the content, or ``ReadOptions.data_format``) and runs
@@ -164,9 +166,11 @@ def validate_article(record: object, path: str | Path, line: int | None, entity_
     def fail(fault: str) -> AnnotationError:
         return AnnotationError(path, line, fault, aid)
 
-    unknown = set(record) - {"id", "text", "entities", "events", "meta"}
+    unknown = set(record) - {"id", "text", "entities", "events", "judged", "meta"}
     if unknown:
-        raise fail(f"unknown field(s) {sorted(unknown)}; expected id, text, entities, events (and optional meta)")
+        raise fail(
+            f"unknown field(s) {sorted(unknown)}; expected id, text, entities, events (and optional judged, meta)"
+        )
     for key in ("id", "text"):
         if key not in record:
             raise fail(f"missing field {key!r}")
@@ -229,7 +233,20 @@ def validate_article(record: object, path: str | Path, line: int | None, entity_
         raise fail(f"field 'events' must be a list of non-empty strings, found {events!r}")
     if len(set(events)) != len(events):
         raise fail(f"field 'events' repeats a label: {events!r}")
-    return {"id": record["id"], "text": text, "entities": clean, "events": list(events)}
+    article = {"id": record["id"], "text": text, "entities": clean, "events": list(events)}
+    judged = record.get("judged")
+    if judged is not None:
+        if (
+            not isinstance(judged, list)
+            or not all(isinstance(e, str) and e for e in judged)
+            or len(set(judged)) != len(judged)
+        ):
+            raise fail(f"field 'judged' must be a list of distinct non-empty labels, found {judged!r}")
+        unjudged = [e for e in events if e not in judged]
+        if unjudged:
+            raise fail(f"events {unjudged} are not in 'judged' {judged}: an event the article reports was judged")
+        article["judged"] = list(judged)
+    return article
 
 
 def parse_json(text: str, decoder=None, pos: int | None = None):
@@ -358,6 +375,13 @@ def to_dataset(articles: Sequence[dict]) -> datasets.Dataset:
                 {"start": datasets.Value("int32"), "end": datasets.Value("int32"), "label": datasets.Value("string")}
             ),
             "events": datasets.List(datasets.Value("string")),
+            "judged": datasets.List(datasets.Value("string")),  # None where absent (every label judged)
         }
     )
-    return datasets.Dataset.from_list(list(articles), features=features)
+    rows = [{**a, "judged": a.get("judged")} for a in articles]
+    return datasets.Dataset.from_list(rows, features=features)
+
+
+def from_dataset(dataset: datasets.Dataset) -> list[dict]:
+    """The articles of :func:`to_dataset` back (``judged`` left out where it was absent)."""
+    return [{k: v for k, v in row.items() if not (k == "judged" and v is None)} for row in dataset.to_list()]

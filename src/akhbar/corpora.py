@@ -60,8 +60,9 @@ def prepare_gsr(source: str | Path, output: str | Path, seed: int = 13, ambiguou
     Mapping: "yes" (all annotators accept) -> the file's event; "easy no" and "difficult no" -> not that
     event; "ambiguous" -> excluded (``ambiguous="exclude"``, default), or counted as ``positive`` or
     ``negative``. A sentence listed several times takes the common vote if its rows agree (yes/no) and
-    is ambiguous if they do not. Each sentence was judged for one event type only; it is taken as
-    negative for the other (the corpus was drawn per event type; see data/README.md).
+    is ambiguous if they do not. Each sentence was judged for the event type(s) of the file(s) it is in,
+    nearly always one: ``judged`` lists them, so the other type is unknown for it, not negative (the corpus
+    was drawn per event type; see data/README.md).
     """
     source, output = Path(source), Path(output)
     if ambiguous not in ("exclude", "positive", "negative"):
@@ -96,7 +97,9 @@ def prepare_gsr(source: str | Path, output: str | Path, seed: int = 13, ambiguou
             if decided == "yes":
                 events.append(event)
         if keep:
-            articles.append({"id": ids[text], "text": text, "entities": [], "events": sorted(events)})
+            articles.append(
+                {"id": ids[text], "text": text, "entities": [], "events": sorted(events), "judged": sorted(by_event)}
+            )
     strata = ["+".join(a["events"]) or ("none-" + a["id"].split("-")[0]) for a in articles]
     splits = split_articles(articles, strata, seed, 0.1, 0.1)
     report = {
@@ -104,6 +107,7 @@ def prepare_gsr(source: str | Path, output: str | Path, seed: int = 13, ambiguou
         "source": str(source),
         "seed": seed,
         "mapping": {"yes": "event", "easy no": "no event", "difficult no": "no event", "ambiguous": ambiguous},
+        "judged": "each sentence for the event types of the files it is in; the others unknown",
         "csv_rows": rows,
         "unique_sentences": len(votes),
         "excluded_ambiguous": dict(dropped),

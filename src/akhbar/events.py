@@ -25,6 +25,18 @@ def check_events(
             and the article, and ends with ``hint`` for the single-label case.
     """
     for article in articles:
+        judged = article.get("judged")
+        if judged is not None:
+            outside = [e for e in judged if e not in labels]
+            if outside:
+                raise ValueError(
+                    f"{source} (article {article['id']!r}): judged label(s) {outside} not in the schema {list(labels)}"
+                )
+            if not multi_label and set(judged) != set(labels):
+                raise ValueError(
+                    f"{source} (article {article['id']!r}): judged for {judged} only; a single-label model needs "
+                    f"every article judged for all of {list(labels)} (or set multi_label: true)"
+                )
         unknown = [e for e in article["events"] if e not in labels]
         if unknown:
             raise ValueError(
@@ -84,17 +96,20 @@ def decide(
 def tune_thresholds(probs: np.ndarray, gold: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
     """Per label, the decision threshold that maximizes F1 on ``gold`` (multi-hot), ties to the higher one.
 
-    Labels without a positive example keep 0.5: there is nothing to tune on.
+    Labels without a positive example keep 0.5: there is nothing to tune on. A ``gold`` cell of ``-1`` (the
+    article was not judged for the label) is left out of that label's tuning.
     """
     thresholds = {}
     for j, label in enumerate(labels):
-        positives = gold[:, j] > 0.5
+        judged = gold[:, j] >= 0
+        positives = gold[judged, j] > 0.5
         if not positives.any():
             thresholds[label] = 0.5
             continue
         best_f1, best_t = -1.0, 0.5
-        for t in np.unique(np.round(probs[:, j], 4)):
-            predicted = probs[:, j] >= t
+        column = probs[judged, j]
+        for t in np.unique(np.round(column, 4)):
+            predicted = column >= t
             tp = float((predicted & positives).sum())
             f1 = 2 * tp / (predicted.sum() + positives.sum())
             if f1 >= best_f1:

@@ -72,12 +72,15 @@ def classification_scores(
     probs: np.ndarray, gold: np.ndarray, labels: Sequence[str], multi_label: bool, thresholds: dict | None
 ) -> dict:
     """Accuracy, micro/macro and per-label P/R/F1/support; single-label: confusion matrix; multi-label:
-    subset accuracy. ``gold``: label indices (single) or multi-hot rows (multi)."""
+    subset accuracy. ``gold``: label indices (single) or multi-hot rows (multi), where ``-1`` marks a label
+    the article was not judged for: such a cell is scored neither way (see :func:`masked_multi_label`)."""
     n = len(labels)
     if multi_label:
         cut = np.array([(thresholds or {}).get(label, 0.5) for label in labels])
         pred = (probs >= cut).astype(int)
-        gold = gold.astype(int)
+        gold = np.asarray(gold).astype(int)
+        if (gold < 0).any():
+            return masked_multi_label(pred, gold, labels)
         everything = None
     else:
         pred = probs.argmax(axis=-1)
@@ -100,3 +103,35 @@ def classification_scores(
             "note": "articles; rows gold, columns predicted",
         }
     return out
+
+
+def masked_multi_label(pred: np.ndarray, gold: np.ndarray, labels: Sequence[str]) -> dict:
+    """Multi-label scores over judged cells only (``gold`` ``-1``: not judged). Per label: the articles judged
+    for it; micro: every judged cell; macro: the mean of the labels' F1; subset accuracy: articles whose
+    judged labels are all right. With every cell judged these are sklearn's multi-label figures."""
+    judged = gold >= 0
+
+    def prf(p: np.ndarray, g: np.ndarray) -> tuple[float, float, float]:
+        tp, fp, fn = int((p & g).sum()), int((p & ~g).sum()), int((~p & g).sum())
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return precision, recall, f1
+
+    p_all, g_all = pred.astype(bool), gold == 1
+    per_label = {}
+    for j, label in enumerate(labels):
+        rows = judged[:, j]
+        precision, recall, f1 = prf(p_all[rows, j], g_all[rows, j])
+        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": int(g_all[rows, j].sum())}
+    micro = prf(p_all[judged], g_all[judged])
+    exact = float(np.mean([(p_all[i] == g_all[i])[judged[i]].all() for i in range(len(gold))])) if len(gold) else 0.0
+    return {
+        "accuracy": exact,
+        "subset_accuracy": exact,
+        "micro": dict(zip(("precision", "recall", "f1"), micro)),
+        "macro": {k: float(np.mean([s[k] for s in per_label.values()])) for k in ("precision", "recall", "f1")},
+        "per_label": per_label,
+        "judged_cells": int(judged.sum()),
+        "cells": int(judged.size),
+    }

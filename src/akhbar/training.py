@@ -26,7 +26,7 @@ import transformers
 from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
 from . import __version__
-from .articles import read_articles, to_dataset
+from .articles import from_dataset, read_articles, to_dataset
 from .config import AkhbarTrainingArguments, DataArguments, ModelArguments, parse_config
 from .inference import encoder_max_length
 from .inference.hub import OFFLINE_HINT, hub_problem, offline
@@ -129,11 +129,11 @@ def load_splits(data_args: DataArguments, seed: int, task: Task) -> tuple[dict[s
         raise ValueError("set either validation_file or validation_split, not both")
     if data_args.validation_split:
         parts = to_dataset(train).train_test_split(test_size=data_args.validation_split, seed=seed)
-        splits["train"] = Split("train", data_args.train_file, parts["train"].to_list(), splits["train"].skipped)
+        splits["train"] = Split("train", data_args.train_file, from_dataset(parts["train"]), splits["train"].skipped)
         splits["validation"] = Split(
             "validation",
             f"{data_args.train_file} (held out {data_args.validation_split:.0%}, seed {seed})",
-            parts["test"].to_list(),
+            from_dataset(parts["test"]),
             held_out=True,
         )
     for split in splits.values():

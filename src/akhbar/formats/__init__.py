@@ -87,6 +87,7 @@ class Format:
         description: one line for help texts.
         folder: whether it is written as a folder (one file per article) rather than one file.
         holds_events: whether it can hold the article's events.
+        holds_judged: whether it can hold which event labels an article was judged for (``judged``).
         holds_text: whether the text comes back exactly (CoNLL re-spaces it).
     """
 
@@ -94,6 +95,7 @@ class Format:
     description = ""
     folder = False
     holds_events = True
+    holds_judged = False
     holds_text = True
 
     def sniff(self, path: Path, head: str | None) -> bool:
@@ -117,6 +119,15 @@ class Format:
                 )
             options.dropped["article events"] += len(article["events"])
             article = {**article, "events": []}
+        if article.get("judged") is not None and not self.holds_judged:
+            if not options.skip_unrepresentable:
+                raise ValueError(
+                    f"article {article['id']!r} was judged for {article['judged']} only, and {self.name} has no place "
+                    "for that: every label would read as judged; convert to jsonl, or pass --skip-unrepresentable to "
+                    "leave it out (counted)"
+                )
+            options.dropped["judged lists"] += 1
+            article = {k: v for k, v in article.items() if k != "judged"}
         return article
 
 
@@ -192,7 +203,9 @@ def write_articles(
     """
     options = options or WriteOptions()
     fmt = get_format(data_format)
-    fmt.write(list(articles), Path(path), options)
+    # Checked for every format here, before anything is written: what the format cannot hold stops the
+    # conversion (or, with skip_unrepresentable, is left out and counted).
+    fmt.write([fmt.check_writable(a, options) for a in articles], Path(path), options)
     return options
 
 

@@ -114,7 +114,6 @@ class Brat(Format):
         path.mkdir(parents=True, exist_ok=True)
         labels: set[str] = set()
         for article in articles:
-            article = self.check_writable(article, options)
             name = file_name(article["id"])
             txt = path / f"{name}.txt"
             text = article["text"]

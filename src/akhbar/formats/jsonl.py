@@ -34,6 +34,7 @@ def first_json_line(head: str) -> object:
 class JsonLines(Format):
     name = "jsonl"
     description = "akhbar's JSON Lines articles"
+    holds_judged = True
 
     def sniff(self, path: Path, head: str | None) -> bool:
         if head is None:
@@ -66,6 +67,7 @@ class JsonLines(Format):
                     "text": article["text"],
                     "entities": article["entities"],
                     "events": [label for label, _ in scored],
+                    **({"judged": article["judged"]} if article.get("judged") is not None else {}),
                 }
                 # Event scores of predictions go under meta, so the file stays a valid article file to correct.
                 if any(score is not None for _, score in scored):

@@ -199,7 +199,8 @@ def encode_event_split(
     labels: Sequence[str],
     multi_label: bool,
 ):
-    """One row per article: its windows' token ids and its label(s) (index, or multi-hot vector)."""
+    """One row per article: its windows' token ids and its label(s): an index, or a multi-hot vector in which
+    ``-1`` marks a label the article was not judged for (``"judged"``), left out of the loss and the scores."""
     import datasets
 
     index = {label: i for i, label in enumerate(labels)}
@@ -209,10 +210,7 @@ def encode_event_split(
         rows["windows"].append(enc.input_ids)
         rows["length"].append(sum(len(w) for w in enc.input_ids))
         if multi_label:
-            target = [0.0] * len(labels)
-            for event in article["events"]:
-                target[index[event]] = 1.0
-            rows["labels"].append(target)
+            rows["labels"].append(multi_hot(article, labels, index))
         else:
             rows["labels"].append(index[article["events"][0]])
     long_articles = sum(len(w) > 1 for w in rows["windows"])
@@ -254,9 +252,9 @@ def class_weights(dataset, num_labels: int, multi_label: bool):
     import torch
 
     labels = np.asarray(dataset["labels"])
-    if multi_label:
-        positives = labels.sum(axis=0)
-        negatives = len(labels) - positives
+    if multi_label:  # over judged cells only (-1: not judged)
+        positives = (labels == 1).sum(axis=0)
+        negatives = (labels == 0).sum(axis=0)
         weights = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
     else:
         counts = np.bincount(labels, minlength=num_labels).astype(float)
@@ -286,7 +284,12 @@ class ArticleLoss:
         pooled = pool_logits(outputs.logits.float(), inputs["window_article"], labels.shape[0], self.pooling)
         weights = None if self.weights is None else self.weights.to(pooled.device)
         if self.multi_label:
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(pooled, labels.float(), pos_weight=weights)
+            # Labels an article was not judged for (-1) add nothing to the loss: unknown, not negative.
+            judged = (labels >= 0).float()
+            cells = torch.nn.functional.binary_cross_entropy_with_logits(
+                pooled, labels.clamp(min=0).float(), pos_weight=weights, reduction="none"
+            )
+            loss = (cells * judged).sum() / judged.sum().clamp(min=1)
         else:
             loss = torch.nn.functional.cross_entropy(pooled, labels, weight=weights)
         return loss, {"logits": pooled}
@@ -321,14 +324,20 @@ def tuned_thresholds(trainer, validation, labels: Sequence[str]) -> dict[str, fl
 # --- evaluation and report ---------------------------------------------------------------------------------
 
 
+def multi_hot(article: dict, labels: Sequence[str], index: dict[str, int]) -> list[float]:
+    """1 for the article's events, 0 for the other labels it was judged for, -1 for labels it was not."""
+    judged = article.get("judged")
+    target = [0.0 if judged is None or label in judged else -1.0 for label in labels]
+    for event in article["events"]:
+        target[index[event]] = 1.0
+    return target
+
+
 def gold_matrix(articles: Sequence[dict], labels: Sequence[str], multi_label: bool) -> np.ndarray:
+    """Gold labels: indices (single-label) or multi-hot rows with -1 where not judged (multi-label)."""
     index = {label: i for i, label in enumerate(labels)}
     if multi_label:
-        gold = np.zeros((len(articles), len(labels)))
-        for row, article in enumerate(articles):
-            for event in article["events"]:
-                gold[row, index[event]] = 1
-        return gold
+        return np.array([multi_hot(a, labels, index) for a in articles]).reshape(len(articles), len(labels))
     return np.array([index[a["events"][0]] for a in articles])
 
 
@@ -344,7 +353,9 @@ def evaluate_events(
     decided = decide(probs, labels, multi, settings.thresholds)
     errors = []
     for article, predicted in zip(articles, decided):
-        names = sorted(p["label"] for p in predicted)
+        # An error is judged labels that differ; a predicted label the article was not judged for is no error.
+        judged = article.get("judged")
+        names = sorted(p["label"] for p in predicted if judged is None or p["label"] in judged)
         if names != sorted(article["events"]):
             errors.append(
                 {
@@ -356,11 +367,12 @@ def evaluate_events(
             )
     curves = {}
     for j, label in enumerate(labels):
-        positives = gold[:, j] if multi else (gold == j).astype(int)
+        rows = gold[:, j] >= 0 if multi else np.ones(len(gold), dtype=bool)  # the articles judged for the label
+        positives = (gold[rows, j] if multi else (gold == j)).astype(int)
         if positives.any():
-            precision, recall, _ = precision_recall_curve(positives, probs[:, j])
+            precision, recall, _ = precision_recall_curve(positives, probs[rows, j])
             curves[label] = {
-                "average_precision": float(average_precision_score(positives, probs[:, j])),
+                "average_precision": float(average_precision_score(positives, probs[rows, j])),
                 "base_rate": float(positives.mean()),
                 "precision": [round(float(x), 4) for x in precision],
                 "recall": [round(float(x), 4) for x in recall],
@@ -374,9 +386,14 @@ def evaluate_events(
             "name": data_name,
             "articles": len(articles),
             "events_by_label": {
-                label: int((gold[:, j] if multi else gold == j).sum()) for j, label in enumerate(labels)
+                label: int((gold[:, j] == 1 if multi else gold == j).sum()) for j, label in enumerate(labels)
             },
-            "articles_without_event": int((gold.sum(axis=1) == 0).sum()) if multi else 0,
+            "articles_without_event": int(((gold == 1).sum(axis=1) == 0).sum()) if multi else 0,
+            **(
+                {"judged_by_label": {label: int((gold[:, j] >= 0).sum()) for j, label in enumerate(labels)}}
+                if multi and (gold < 0).any()
+                else {}
+            ),
         },
         **scores,
         "precision_recall": curves,
