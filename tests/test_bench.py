@@ -149,3 +149,22 @@ def test_explain_sorts_disagreements_by_cause():
         "akhbar_only": {"window_overlap": 1, "other": 1},
         "pipeline_only": {"sub_tokens_disagree": 1, "window_overlap": 1, "begin_inside_word": 1, "other": 1},
     }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "arabic_event_gsr").is_dir(), reason="no ../shared GSR")
+def test_events_judged_smoke(tiny_model_dir, tmp_path):
+    # bench/events_judged.py: both variants trained and scored, the judged-only scores and the reference ones.
+    out = tmp_path / "judged"
+    command = [
+        sys.executable, str(ROOT / "bench" / "events_judged.py"), "--model", str(tiny_model_dir), "--out", str(out),
+        "--work", str(tmp_path / "work"), "--seeds", "1", "--train_args", "--max_steps 2 --max_length 64 --stride 16",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["variant"] for r in results["runs"]] == ["before", "after"]
+    for run in results["runs"]:
+        for scoring in ("judged_scoring", "all_judged_scoring"):
+            assert 0.0 <= run[scoring]["macro_f1"] <= 1.0 and set(run[scoring]) >= {"PROTEST", "ASSAULT"}
+    assert "| after | 1 |" in out.with_suffix(".md").read_text(encoding="utf-8")

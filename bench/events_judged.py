@@ -1,0 +1,156 @@
+"""GSR event models trained with unjudged labels as negatives (before) or as unknown (after), same split and seeds.
+
+    python bench/events_judged.py --model ENC --out bench/results/gsr-judged --work runs/gsr-judged --seeds 42 43
+
+arabic_event_gsr judged each sentence for one event type. ``akhbar prepare gsr`` records that in ``judged``;
+"before" is the same split with ``judged`` removed, so the other type reads as a negative, as it did before
+the field existed. Both are trained with ``configs/events-gsr.yaml`` and scored on the same test sentences
+counting judged labels only (the honest score: nobody said whether a protest sentence reports an assault),
+and, for reference, the "before" way (every label judged). Results: ``OUT.json`` and ``OUT.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ("PROTEST", "ASSAULT")
+
+
+def machine() -> dict:
+    import torch
+
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    return {"cpu": model, "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__}
+
+
+def prepare(gsr: Path, work: Path) -> dict[str, Path]:
+    """``judged`` (as prepared) and ``all_judged`` (the same articles, ``judged`` removed)."""
+    from akhbar.corpora import prepare_gsr
+
+    judged, everything = work / "data" / "judged", work / "data" / "all_judged"
+    prepare_gsr(gsr, judged)
+    everything.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation", "test"):
+        rows = [json.loads(line) for line in (judged / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+        (everything / f"{split}.jsonl").write_text(
+            "".join(json.dumps({k: v for k, v in r.items() if k != "judged"}, ensure_ascii=False) + "\n" for r in rows),
+            encoding="utf-8",
+        )
+    return {"before": everything, "after": judged}
+
+
+def train(model: str, data: Path, work: Path, name: str, seed: int, extra: list[str]) -> tuple[Path, float]:
+    command = [
+        sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / "events-gsr.yaml"),
+        "--model_name_or_path", model, "--freeze_embeddings", "true",
+        "--train_file", str(data / "train.jsonl"), "--validation_file", str(data / "validation.jsonl"),
+        "--test_file", str(data / "test.jsonl"), "--output_dir", str(work / "runs" / name),
+        "--package_dir", str(work / "models"), "--model_name", name, "--seed", str(seed),
+        "--overwrite_output_dir", "true", "--disable_tqdm", "true", *extra,
+    ]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"training {name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return work / "models" / name, time.perf_counter() - started
+
+
+def score(package: Path, test: Path) -> dict:
+    from akhbar import EventClassifier
+    from akhbar.evaluation import evaluate, read_for
+
+    classifier = EventClassifier.from_pretrained(package, device="cpu")
+    articles, _ = read_for(classifier.settings, test)
+    report = evaluate(classifier, articles, data_name=str(test))
+    out = {"macro_f1": report["macro"]["f1"], "thresholds": report["thresholds"]}
+    for label in LABELS:
+        s = report["per_label"][label]
+        out[label] = {**s, "average_precision": report["precision_recall"].get(label, {}).get("average_precision")}
+    return out
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "# GSR events: unjudged labels as negatives (before) or unknown (after)",
+        "",
+        f"Machine: {results['machine']['cpu']} ({results['machine']['capability']}); encoder `{results['model']}`; "
+        f"seeds {', '.join(map(str, results['seeds']))}. Test: {results['test_articles']} sentences, scored on "
+        "judged labels only unless said otherwise.",
+        "",
+        "| variant | seed | PROTEST P / R / F1 / AP (support) | ASSAULT P / R / F1 / AP (support) | macro F1 | "
+        "macro F1, every label judged | training s |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for run in results["runs"]:
+        cells = []
+        for label in LABELS:
+            s = run["judged_scoring"][label]
+            ap = "—" if s["average_precision"] is None else f"{100 * s['average_precision']:.1f}"
+            prf = f"{100 * s['precision']:.1f} / {100 * s['recall']:.1f} / **{100 * s['f1']:.1f}**"
+            cells.append(f"{prf} / {ap} ({s['support']})")
+        macro, macro_all = run["judged_scoring"]["macro_f1"], run["all_judged_scoring"]["macro_f1"]
+        lines.append(
+            f"| {run['variant']} | {run['seed']} | {cells[0]} | {cells[1]} | {100 * macro:.1f} "
+            f"| {100 * macro_all:.1f} | {run['train_s']:.0f} |"
+        )
+    lines.append("")
+    for variant in ("before", "after"):
+        runs = [r for r in results["runs"] if r["variant"] == variant]
+        for label in LABELS:
+            f1 = [r["judged_scoring"][label]["f1"] for r in runs]
+            spread = f"range {100 * min(f1):.1f}-{100 * max(f1):.1f}"
+            lines.append(f"- {variant}, {label} F1: mean {100 * sum(f1) / len(f1):.1f} ({spread})")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="encoder folder (the stand-in: ../shared/tools/offline_encoder.py)")
+    p.add_argument("--gsr", type=Path, default=ROOT.parent / "shared" / "data" / "arabic_event_gsr")
+    p.add_argument("--out", type=Path, required=True, help="results path without suffix")
+    p.add_argument("--work", type=Path, required=True, help="folder for data, runs and packages")
+    p.add_argument("--seeds", type=int, nargs="+", default=[42, 43])
+    p.add_argument("--train_args", default="", help="more train.py arguments for both variants, e.g. '--max_steps 5'")
+    args = p.parse_args(argv)
+    data = prepare(args.gsr, args.work)
+    extra = shlex.split(args.train_args)
+    results = {"model": args.model, "seeds": args.seeds, "machine": machine(), "train_args": extra, "runs": []}
+    test_judged, test_all = data["after"] / "test.jsonl", data["before"] / "test.jsonl"
+    results["test_articles"] = len(test_judged.read_text(encoding="utf-8").splitlines())
+    for seed in args.seeds:
+        for variant, folder in data.items():
+            name = f"{variant}-s{seed}"
+            print(f"training {name} ...", file=sys.stderr, flush=True)
+            package, seconds = train(args.model, folder, args.work, name, seed, extra)
+            results["runs"].append(
+                {
+                    "variant": variant,
+                    "seed": seed,
+                    "train_s": round(seconds, 1),
+                    "judged_scoring": score(package, test_judged),
+                    "all_judged_scoring": score(package, test_all),
+                }
+            )
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
