@@ -19,14 +19,14 @@ LEGACY = ROOT / "tests" / "data" / "legacy"
 
 
 def test_every_task_fills_the_contract():
-    assert {"ner", "events"} <= set(TASKS)
+    assert {"ner", "events", "sentence_events"} <= set(TASKS)
     for name in TASKS:
         task = get_task(name)
         assert isinstance(task, Task) and task.name == name
         for attribute in ("best_metric", "prediction_unit", "pipeline_tag", "card_tags", "model_index_task"):
             assert getattr(task, attribute), (name, attribute)
         assert (ROOT / task.example_config).is_file()
-    with pytest.raises(ValueError, match="unknown task 'pos'; choose one of events, ner"):
+    with pytest.raises(ValueError, match="unknown task 'pos'; choose one of events, ner, sentence_events"):
         get_task("pos")
 
 

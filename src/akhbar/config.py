@@ -94,6 +94,14 @@ class DataArguments:
             "choices": ["mean", "max"],
         },
     )
+    aggregation: str = field(
+        default="max",
+        metadata={
+            "help": "task: sentence_events: how an article's sentence probabilities become its event probability: "
+            "'max' (the most confident sentence) or 'noisy_or' (1 - product of (1 - p), several weak mentions add up).",
+            "choices": ["max", "noisy_or"],
+        },
+    )
     class_weights: bool = field(
         default=True,
         metadata={"help": "task: events: weigh the loss against class imbalance (inverse label frequency)."},

@@ -14,6 +14,7 @@ from .manifest import NotAPackage
 from .preprocessing import PreprocessingConfig
 
 SETTINGS_FILE = "akhbar.json"
+AGGREGATIONS = ("max", "noisy_or")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class PackageSettings:
     pooling: str = "mean"  # events: how window logits become the article's
     thresholds: dict[str, float] | None = None  # events, multi-label: per-label decision thresholds
     join_sentences: int = 0  # CoNLL evaluation files: sentences joined into articles of up to N words
+    aggregation: str = "max"  # sentence events: how sentence probabilities become the article's (max, noisy_or)
 
     def __post_init__(self) -> None:
         # akhbar.json is read from packages of any origin: wrong types fail here, naming the key, rather than
@@ -59,6 +61,7 @@ class PackageSettings:
         need(integer(self.join_sentences) and self.join_sentences >= 0, "join_sentences", "a non-negative integer")
         need(isinstance(self.multi_label, bool), "multi_label", "true or false")
         need(self.pooling in ("mean", "max"), "pooling", "'mean' or 'max'")
+        need(self.aggregation in AGGREGATIONS, "aggregation", f"one of {', '.join(AGGREGATIONS)}")
         need(
             self.thresholds is None
             or isinstance(self.thresholds, dict)

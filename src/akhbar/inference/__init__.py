@@ -29,6 +29,7 @@ _EXPORTS = {
     "plan_batches": "batching",
     "run_windows": "batching",
     "EventClassifier": "events",
+    "SentenceEventClassifier": "events",
     "resolve_model_dir": "hub",
     "NerTagger": "ner",
     "TaggedText": "ner",

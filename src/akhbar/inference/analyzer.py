@@ -15,7 +15,8 @@ from .options import LoadOptions
 
 
 class Analyzer:
-    """Entities and events of each article in one call: ``{"entities": [...], "events": [...]}``.
+    """Entities and events of each article in one call: ``{"entities": [...], "events": [...]}`` (a sentence
+    event model adds each event's ``evidence``).
 
     When both models were trained with the same preprocessing, each text is normalized once for both.
     """
@@ -29,8 +30,19 @@ class Analyzer:
         cls, ner: str | Path, events: str | Path, options: LoadOptions | None = None, **fields
     ) -> Analyzer:
         """Both packages, run the same way (:class:`LoadOptions`, or single ``fields``)."""
+        from ..tasks import get_task
+        from .package import load_model
+
         options = LoadOptions.of(options, **fields)
-        return cls(NerTagger.from_pretrained(ner, options), EventClassifier.from_pretrained(events, options))
+        # The events side is whatever event model the package holds (article-level, or sentence events).
+        loaded = load_model(events, options=options)
+        classifier = get_task(loaded.settings.task).predictor_class()
+        if not issubclass(classifier, EventClassifier):
+            raise ValueError(f"{events} holds a {loaded.settings.task!r} model, not an event model")
+        return cls(
+            NerTagger.from_pretrained(ner, options),
+            classifier.from_verified(loaded.directory, loaded.settings, options, loaded.verified),
+        )
 
     def predict(self, texts: str | Iterable[str], show_progress: bool = False) -> list[dict]:
         texts = [texts] if isinstance(texts, str) else list(texts)

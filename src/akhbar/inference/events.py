@@ -10,6 +10,7 @@ from transformers import AutoModelForSequenceClassification
 
 from ..events import decide, pool_logits, probabilities
 from ..preprocessing import Words, split_words
+from ..sentences import sentence_spans
 from ..windows import encode_words
 from .batching import chunked, run_windows
 from .package import PackagedModel
@@ -63,3 +64,58 @@ class EventClassifier(PackagedModel):
         # A text with no word (empty, or only what normalization removes) reports no event: the model would
         # still answer for its bare [CLS] [SEP] window.
         return [events if w.spans else [] for events, w in zip(decided, words)]
+
+
+class SentenceEventClassifier(EventClassifier):
+    """An event model trained on sentences (``task: sentence_events``), reading an article sentence by sentence.
+
+    Each sentence (:func:`akhbar.sentences.sentence_spans`) is classified as the model was trained; an
+    article's probability for a label is the sentences' aggregated (``settings.aggregation``: ``max``, or
+    ``noisy_or`` = 1 - the product of (1 - p)), decided with the tuned thresholds, and each event comes with
+    its **evidence**: the sentences that carry it (``start``, ``end`` into the original text, ``score``),
+    every sentence at or above the threshold, most confident first (the most confident one if none is).
+    """
+
+    def sentence_scores(self, texts: Sequence[str], show_progress: bool = False):
+        """Per text: its sentence spans and their probabilities ``(sentences, labels)``."""
+        spans = [sentence_spans(t) for t in texts]
+        flat = [t[a:b] for t, found in zip(texts, spans) for a, b in found]
+        probs = super().scores(flat, show_progress) if flat else np.zeros((0, len(self.settings.event_labels)))
+        out, row = [], 0
+        for found in spans:
+            out.append((found, probs[row : row + len(found)]))
+            row += len(found)
+        return out
+
+    def _aggregate(self, probs: np.ndarray) -> np.ndarray:
+        if not len(probs):
+            return np.zeros(len(self.settings.event_labels))
+        if self.settings.aggregation == "noisy_or":
+            return 1.0 - np.prod(1.0 - probs, axis=0)
+        return probs.max(axis=0)
+
+    def scores(self, texts: Sequence[str], show_progress: bool = False, words=None) -> np.ndarray:
+        """Article probabilities ``(texts, labels)``, aggregated over each text's sentences."""
+        rows = [self._aggregate(probs) for _, probs in self.sentence_scores(texts, show_progress)]
+        return np.array(rows).reshape(len(texts), len(self.settings.event_labels))
+
+    def predict(self, texts: str | Iterable[str], show_progress: bool = False, words=None) -> list[list[dict]]:
+        """``[{"label", "score", "evidence": [{"start", "end", "score"}]}]`` per text (see the class)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        labels, thresholds = self.settings.event_labels, self.settings.thresholds or {}
+        out = []
+        for found, probs in self.sentence_scores(texts, show_progress):
+            if not found:
+                out.append([])
+                continue
+            events = decide(self._aggregate(probs), labels, self.settings.multi_label, self.settings.thresholds)[0]
+            for event in events:
+                j = labels.index(event["label"])
+                cut = thresholds.get(event["label"], 0.5)
+                carrying = [i for i in np.argsort(-probs[:, j], kind="stable") if probs[i, j] >= cut]
+                event["evidence"] = [
+                    {"start": found[i][0], "end": found[i][1], "score": round(float(probs[i, j]), 4)}
+                    for i in (carrying or [int(np.argmax(probs[:, j]))])
+                ]
+            out.append(events)
+        return out

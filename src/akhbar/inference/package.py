@@ -126,9 +126,9 @@ def published_settings(directory: Path, name: str, predictor: type | None, optio
             "loads safetensors only)"
         )
     architecture = (getattr(config, "architectures", None) or [""])[0]
-    task = next((t for t in tasks().values() if architecture.endswith(t.hf_head)), None)
+    task = next((t for t in tasks().values() if t.hf_head and architecture.endswith(t.hf_head)), None)
     if task is None:
-        heads = ", ".join(f"*{t.hf_head} ({t.name})" for t in tasks().values())
+        heads = ", ".join(f"*{t.hf_head} ({t.name})" for t in tasks().values() if t.hf_head)
         raise ValueError(f"{directory}: architecture {architecture or 'unknown'!r} is none akhbar reads: {heads}")
     if predictor is not None and task.predictor_class() is not predictor:
         raise ValueError(

@@ -57,7 +57,8 @@ class Task(ABC):
         pipeline_tag, card_tags, model_index_task, card_metric_names: the model card's metadata.
         example_config: a shipped config that trains it on the sample data (the contract test uses it).
         hf_head: how the architecture names of published checkpoints of the task end (a checkpoint whose
-            ``config.architectures`` ends so is read as this task's model).
+            ``config.architectures`` ends so is read as this task's model); ``None``: published checkpoints
+            are never read as this task.
     """
 
     name: ClassVar[str]
@@ -68,7 +69,7 @@ class Task(ABC):
     model_index_task: ClassVar[tuple[str, str]]
     card_metric_names: ClassVar[list[str]]
     example_config: ClassVar[str]
-    hf_head: ClassVar[str]
+    hf_head: ClassVar[str | None]
 
     # --- the schema -------------------------------------------------------------------------------------
     @abstractmethod
