@@ -128,7 +128,7 @@ def main(argv=None) -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.package)
     long = bench.long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer)
     _, gold = conll_sentences(args.test)
-    engines = {"akhbar_torch_fp32": lambda: NerTagger.from_pretrained(args.package)}
+    engines = {"akhbar_torch_fp32": lambda: NerTagger.from_pretrained(args.package, precision="float32")}
     sets: dict = {}
     # Each part takes minutes on a CPU: say which one is running.
     say(f"timing akhbar and the pipeline on {len(long)} long articles ({args.repeats} passes each) ...")

@@ -74,7 +74,7 @@ def score(package: Path, test: Path) -> dict:
     from akhbar import EventClassifier
     from akhbar.evaluation import evaluate, read_for
 
-    classifier = EventClassifier.from_pretrained(package, device="cpu")
+    classifier = EventClassifier.from_pretrained(package, device="cpu", precision="float32")
     articles, _ = read_for(classifier.settings, test)
     report = evaluate(classifier, articles, data_name=str(test))
     out = {"macro_f1": report["macro"]["f1"], "thresholds": report["thresholds"]}

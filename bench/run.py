@@ -178,7 +178,7 @@ def akhbar_predictions(package: Path, test: str) -> tuple[list[list[str]], float
     """Word tags per test sentence from the packaged model, and the prediction time."""
     from akhbar.inference import NerTagger
 
-    tagger = NerTagger.from_pretrained(package)
+    tagger = NerTagger.from_pretrained(package, precision="float32")
     started = time.perf_counter()
     predictions = sentence_predictions(tagger, test)
     return predictions, time.perf_counter() - started
@@ -446,7 +446,7 @@ def engines(package: Path, skip_onnx: bool) -> dict:
     from akhbar.inference import NerTagger
 
     out = {
-        "akhbar_torch_fp32": lambda: NerTagger.from_pretrained(package),
+        "akhbar_torch_fp32": lambda: NerTagger.from_pretrained(package, precision="float32"),
         "akhbar_torch_bf16": lambda: NerTagger.from_pretrained(package, precision="bfloat16"),
     }
     if skip_onnx:

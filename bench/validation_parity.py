@@ -29,7 +29,9 @@ def main(argv: list[str]) -> int:
         "best_validation"
     ]
     package = Path(model_args.package_dir) / model_args.model_name
-    packaged = evaluate_ner(NerTagger.from_pretrained(package), validation)["strict"]["micro"]["f1"]
+    packaged = evaluate_ner(NerTagger.from_pretrained(package, precision="float32"), validation)["strict"]["micro"][
+        "f1"
+    ]
     print(
         json.dumps(
             {

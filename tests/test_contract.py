@@ -82,7 +82,7 @@ def test_train_package_load_predict_evaluate_export(name, tiny_model_dir, tmp_pa
     )
 
     # akhbar loads it and predicts on an empty text, one word and a long article.
-    predictor = task.predictor_class().from_pretrained(package, device="cpu")
+    predictor = task.predictor_class().from_pretrained(package, device="cpu", precision="float32")
     long_article = "\n".join(a["text"] for a in read_articles(SAMPLE / "train.jsonl")[0][:6])
     texts = ["", "بيروت", long_article]
     check_predictions(texts, predictor.predict(texts))
@@ -110,11 +110,13 @@ def test_train_package_load_predict_evaluate_export(name, tiny_model_dir, tmp_pa
 @pytest.mark.parametrize("name", ["ner-sample", "events-sample"])
 def test_packages_from_before_the_refactor_load_and_predict_the_same(name):
     # Built at e8aeb9e (tests/data/legacy/README.md): the folder layout, settings and predictions are unchanged.
-    from akhbar.inference import load_package
+    from akhbar.inference import LoadOptions, load_package
 
     expected = json.loads((LEGACY / "expected.json").read_text(encoding="utf-8"))
     directory, settings = load_package(LEGACY / name)
-    predictor = get_task(settings.task).predictor_class().from_verified(directory, settings)
+    predictor = (
+        get_task(settings.task).predictor_class().from_verified(directory, settings, LoadOptions(precision="float32"))
+    )
     texts = expected["texts"]
     if settings.task == "ner":
         tagged = predictor.tag(texts)

@@ -104,6 +104,8 @@ def test_cli_evaluate_reproduces_the_packaged_report(trained, capsys):
                 str(SAMPLE / "test.jsonl"),
                 "--output",
                 str(trained / "eval"),
+                "--precision",  # the packaged report is measured in float32 (auto may take bfloat16)
+                "float32",
             ]
         )
         == 0

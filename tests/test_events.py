@@ -70,7 +70,7 @@ def test_multi_label_package_saves_and_reloads_thresholds(multi):
     settings = json.loads((multi / "akhbar.json").read_text(encoding="utf-8"))
     assert settings["task"] == "events" and settings["multi_label"] and settings["event_labels"] == EVENTS
     assert set(settings["thresholds"]) == set(EVENTS) and all(0 < t < 1 for t in settings["thresholds"].values())
-    classifier = EventClassifier.from_pretrained(multi)
+    classifier = EventClassifier.from_pretrained(multi, precision="float32")
     assert classifier.settings.thresholds == settings["thresholds"]
     model = AutoModelForSequenceClassification.from_pretrained(multi)
     assert model.config.problem_type == "multi_label_classification"
@@ -85,7 +85,7 @@ def test_multi_label_package_saves_and_reloads_thresholds(multi):
 
 @pytest.mark.slow
 def test_long_article_windows_are_pooled(multi):
-    classifier = EventClassifier.from_pretrained(multi)
+    classifier = EventClassifier.from_pretrained(multi, precision="float32")
     articles = [json.loads(line) for line in (SAMPLE / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     long_text = "\n".join(a["text"] for a in articles[:4])
     probs = classifier.scores([long_text])
@@ -136,7 +136,7 @@ def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
     ner = tmp_path / "models" / "ner-sample"
     articles = [json.loads(line) for line in (SAMPLE / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     long_text = "\n".join(a["text"] for a in articles)
-    analyzer = Analyzer.from_pretrained(ner=ner, events=multi)
+    analyzer = Analyzer.from_pretrained(ner=ner, events=multi, precision="float32")
     (result,) = analyzer.predict([long_text])
     assert set(result) == {"entities", "events"}
     assert result["entities"], "the NER model should find entities in its own training text"
@@ -151,11 +151,16 @@ def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
         json.dumps({"text": long_text}, ensure_ascii=False) + "\nتظاهر الطلاب في عمّان\n", encoding="utf-8"
     )
     capsys.readouterr()  # drop the training logs
-    assert cli(["analyze", "--ner", str(ner), "--events", str(multi), str(inputs)]) == 0
+    assert cli(["analyze", "--ner", str(ner), "--events", str(multi), "--precision", "float32", str(inputs)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2 and lines[0]["entities"] == result["entities"] and [r["line"] for r in lines] == [1, 2]
     assert (
-        cli(["evaluate", "--model", str(multi), "--data", str(SAMPLE / "test.jsonl"), "--output", str(tmp_path / "ev")])
+        cli(
+            [
+                *["evaluate", "--model", str(multi), "--data", str(SAMPLE / "test.jsonl")],
+                *["--output", str(tmp_path / "ev"), "--precision", "float32"],
+            ]
+        )
         == 0
     )
     again = json.loads((tmp_path / "ev" / "eval_report.json").read_text(encoding="utf-8"))

@@ -113,7 +113,7 @@ def test_export_writes_fp32_and_int8_and_the_package_still_verifies(ner_package,
 
 def test_onnx_tagger_matches_torch_on_the_sample_texts(ner_exported):
     package, _ = ner_exported
-    torch_tagger = NerTagger.from_pretrained(package, device="cpu")
+    torch_tagger = NerTagger.from_pretrained(package, device="cpu", precision="float32")
     onnx_tagger = NerTagger.from_pretrained(package, backend="onnx")
     assert onnx_tagger.backend == "onnx" and torch_tagger.backend == "torch"
     expected, got = torch_tagger.tag(TEST_TEXTS), onnx_tagger.tag(TEST_TEXTS)
@@ -137,7 +137,7 @@ def test_onnx_tagger_matches_torch_on_the_sample_texts(ner_exported):
 def test_bfloat16_precision_tags_every_word_and_is_checked(ner_package):
     # (Here for the package fixture; bfloat16 is the torch backend's.) Same words, valid tags, mostly the
     # float32 tags: bfloat16 keeps 8 bits of mantissa, so only near-ties may flip.
-    fp32 = NerTagger.from_pretrained(ner_package, device="cpu").tag(TEST_TEXTS)
+    fp32 = NerTagger.from_pretrained(ner_package, device="cpu", precision="float32").tag(TEST_TEXTS)
     tagger = NerTagger.from_pretrained(ner_package, device="cpu", precision="bfloat16")
     bf16 = tagger.tag(TEST_TEXTS)
     assert tagger.precision == "bfloat16"
@@ -155,7 +155,7 @@ def test_long_text_in_many_windows_and_batches(ner_exported):
     from akhbar.windows import encode_words
 
     long_text = "\n\n".join(TRAIN_TEXTS)
-    expected = NerTagger.from_pretrained(package, device="cpu").tag([long_text, "قال"])
+    expected = NerTagger.from_pretrained(package, device="cpu", precision="float32").tag([long_text, "قال"])
     tagger = NerTagger.from_pretrained(package, backend="onnx", batch_size=4)  # batches of unequal padding
     got = tagger.tag([long_text, "قال"])
     settings = tagger.settings
@@ -197,7 +197,9 @@ def test_without_onnxruntime_the_error_says_how_to_install(ner_exported, monkeyp
     with pytest.raises(MissingDependency, match=r'pip install "akhbar\[onnx\]"') as raised:
         NerTagger.from_pretrained(package, backend="onnx")
     assert isinstance(raised.value, ImportError) and isinstance(raised.value, ValueError)  # CLI: one line, exit 2
-    NerTagger.from_pretrained(package, device="cpu").predict("زار الوزير بيروت")  # torch inference still works
+    NerTagger.from_pretrained(package, device="cpu", precision="float32").predict(
+        "زار الوزير بيروت"
+    )  # torch inference still works
 
 
 def test_cli_predict_with_the_onnx_backend(ner_exported, capsys, tmp_path):
@@ -206,7 +208,8 @@ def test_cli_predict_with_the_onnx_backend(ner_exported, capsys, tmp_path):
     inputs.write_text("\n".join(TEST_TEXTS[:2]) + "\n", encoding="utf-8")
     outputs = {}
     for backend in ("torch", "onnx"):
-        assert cli(["predict", "--model", str(package), "--backend", backend, "--device", "cpu", str(inputs)]) == 0
+        args = ["predict", "--model", str(package), "--backend", backend, "--device", "cpu", "--precision", "float32"]
+        assert cli([*args, str(inputs)]) == 0
         outputs[backend] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(outputs["onnx"]) == 2
     assert [[(e["start"], e["end"], e["label"]) for e in o["entities"]] for o in outputs["onnx"]] == [
@@ -240,7 +243,7 @@ def test_event_package_export_cli_and_classifier(tiny_model_dir, ner_exported, t
     verify_manifest(package)
 
     texts = [*TEST_TEXTS, "\n".join(TRAIN_TEXTS[:4]), "تظاهر الطلاب"]
-    expected = EventClassifier.from_pretrained(package, device="cpu").scores(texts)
+    expected = EventClassifier.from_pretrained(package, device="cpu", precision="float32").scores(texts)
     got = EventClassifier.from_pretrained(package, backend="onnx").scores(texts)
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
     int8 = EventClassifier.from_pretrained(package, backend="onnx", onnx_file="model.int8.onnx").scores(texts)
@@ -253,6 +256,7 @@ def test_event_package_export_cli_and_classifier(tiny_model_dir, ner_exported, t
     capsys.readouterr()
     for backend in ("torch", "onnx"):
         args = ["analyze", "--ner", str(ner_exported[0]), "--events", str(package), "--backend", backend]
+        args += ["--precision", "float32"]
         assert cli([*args, "--device", "cpu", str(inputs)]) == 0
         results[backend] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(results["onnx"]) == len(texts)

@@ -167,7 +167,7 @@ def test_two_processes_agree_with_one(no_dropout_model, tmp_path):
 
     # Evaluation: what the 2-process Trainer logged for the validation set (11 windows over batches of 2 per
     # process, so the last batch is padded with duplicates) equals one process scoring the same weights.
-    tagger = NerTagger.from_pretrained(two / "models" / "ner-sample")
+    tagger = NerTagger.from_pretrained(two / "models" / "ner-sample", precision="float32")
     articles, _ = read_articles(SAMPLE / "validation.jsonl")
     assert evaluate_ner(tagger, articles)["strict"]["micro"]["f1"] == pytest.approx(
         record["best_validation"]["metric"], abs=1e-12
@@ -208,7 +208,7 @@ def test_two_process_event_evaluation_sees_every_article_once(no_dropout_model, 
     )
     train_in_two_processes(args)
     record = json.loads((tmp_path / "run" / "run_config.json").read_text(encoding="utf-8"))
-    classifier = EventClassifier.from_pretrained(tmp_path / "models" / "events-sample")
+    classifier = EventClassifier.from_pretrained(tmp_path / "models" / "events-sample", precision="float32")
     articles, _ = read_articles(SAMPLE / "validation.jsonl")
     labels = classifier.settings.event_labels
     probs = classifier.scores([a["text"] for a in articles])

@@ -137,7 +137,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     loaded = load_model(args.model, options=options)
     directory, settings = loaded.directory, loaded.settings
     # A package is immutable (its manifest hashes every file): reports go beside it, not into it.
-    planned = {"backend": options.backend, "precision": options.precision}
+    from .inference import resolve_device, resolve_precision
+
+    precision = resolve_precision(options.precision, resolve_device(options.device), options.backend)
+    planned = {"backend": options.backend, "precision": precision}
     if options.backend == "onnx":
         planned["onnx_file"] = options.onnx_file
     out = Path(args.output) if args.output else report_folder(args.model, args.data, planned)
@@ -308,7 +311,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default=PRECISIONS[0],
-        help="torch backend: bfloat16 weights (much faster on GPUs and on CPUs with AMX/AVX512-BF16)",
+        help="torch backend: auto (default) takes bfloat16 where the device runs it natively (GPUs with bfloat16, "
+        "CPUs with AMX or AVX512-BF16: several times faster) and float32 elsewhere (where bfloat16 is ~100x slower)",
     )
 
 

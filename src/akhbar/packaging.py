@@ -20,6 +20,7 @@ from transformers import AutoTokenizer
 
 from .articles import ReadOptions
 from .evaluation import evaluate, headline, read_for, write
+from .inference import LoadOptions
 from .manifest import write_manifest
 from .model_card import render_card
 from .settings import PackageSettings
@@ -107,7 +108,8 @@ def package_run(
                 options = ReadOptions(**data.get("read_options", {}))
                 articles, load = read_for(settings, path, bool(data.get("skip_invalid", False)), options)
                 skipped = len(load.skipped)
-            predictor = task.predictor_class()(model, tokenizer, settings)
+            # The packaged report measures the model as trained: float32 weights, whatever the machine prefers.
+            predictor = task.predictor_class()(model, tokenizer, settings, LoadOptions(precision="float32"))
             report = evaluate(predictor, articles, data_name=path, show_progress=show_progress)
             report["data"]["split"] = split
             report["data"]["skipped_records"] = skipped

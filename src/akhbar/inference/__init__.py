@@ -39,6 +39,8 @@ _EXPORTS = {
     "default_batching": "options",
     "resolve_device": "options",
     "torch_dtype": "options",
+    "resolve_precision": "options",
+    "native_bfloat16": "options",
     "PackagedModel": "package",
     "encoder_max_length": "package",
     "load_package": "package",

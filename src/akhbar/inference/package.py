@@ -18,7 +18,7 @@ from ..preprocessing import PreprocessingConfig
 from ..settings import SETTINGS_FILE, PackageSettings
 from ..tasks import get_task, tasks
 from .hub import first_line, resolve_model_dir
-from .options import LoadOptions, resolve_device, torch_dtype
+from .options import LoadOptions, resolve_device, resolve_precision, torch_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -196,12 +196,14 @@ class PackagedModel:
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(f"{type(self).__name__} needs a fast tokenizer (offset mapping); this one is slow")
         if isinstance(model, OnnxModel):
-            options = LoadOptions.of(options, backend="onnx", onnx_file=model.path.name)
+            options = LoadOptions.of(options, backend="onnx", onnx_file=model.path.name, precision="float32")
             self.device = model.device
             self.model = model
         else:
-            options = LoadOptions.of(options, backend="torch")
             self.device = resolve_device(options.device)
+            if options.precision == "auto":
+                options = LoadOptions.of(options, precision=resolve_precision("auto", self.device))
+            options = LoadOptions.of(options, backend="torch")
             if options.precision == "bfloat16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
                 raise ValueError(
                     f"precision='bfloat16': this GPU ({torch.cuda.get_device_name(self.device)}) has no bfloat16"
@@ -256,6 +258,10 @@ class PackagedModel:
         """Load weights (safetensors only, or the ONNX export) and tokenizer of a folder :func:`load_model`
         already checked; a verified package's labels must be the ones its settings imply."""
         options = options or LoadOptions()
+        # auto resolved once, here, so that the weights load in the dtype they will run in
+        options = LoadOptions.of(
+            options, precision=resolve_precision(options.precision, resolve_device(options.device), options.backend)
+        )
         if options.backend == "onnx":
             model = OnnxModel.from_package(directory, options.onnx_file)
         else:

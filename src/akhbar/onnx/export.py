@@ -257,7 +257,8 @@ def export_onnx(
     old_manifest = json.loads((package / MANIFEST_FILE).read_text(encoding="utf-8"))
     info = {k: v for k, v in old_manifest.items() if k not in ("format", "files")}
     task = get_task(settings.task)
-    predictor = task.predictor_class().from_verified(package, settings, LoadOptions(device="cpu"))
+    # float32 weights: the graph is the exact model (int8 is made from it); bfloat16 would be exported as such
+    predictor = task.predictor_class().from_verified(package, settings, LoadOptions(device="cpu", precision="float32"))
     model, tokenizer = predictor.model, predictor.tokenizer
     names = input_names(model)
     names_written = [FP32_FILE] + ([INT8_FILE] if quantize == "int8" else [])
