@@ -123,3 +123,23 @@ def test_batches_are_bounded_by_windows_and_padded_tokens():
     assert plan_batches(lengths, None, 1) == [[k] for k in "fbdceag"]  # over the budget: alone, not cut
     assert sorted(k for batch in plan_batches(lengths, None, 100) for k in batch) == sorted(lengths)
     assert plan_batches({}, None, 2048) == []
+
+
+def test_precision_auto_takes_bfloat16_only_where_it_is_native(monkeypatch, caplog):
+    import logging
+
+    import torch
+
+    from akhbar.inference import LoadOptions, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert LoadOptions().precision == "auto"
+    for amx, bf16, expected in ((True, False, "bfloat16"), (False, True, "bfloat16"), (False, False, "float32")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda bf16=bf16: bf16)
+        assert resolve_precision("auto", cpu) == expected
+    assert resolve_precision("auto", cpu, backend="onnx") == "float32"
+    caplog.set_level(logging.WARNING, logger="akhbar")
+    assert resolve_precision("bfloat16", cpu) == "bfloat16"  # asked for: kept, with the warning
+    assert "about 100x slower than float32" in caplog.text
+    assert resolve_precision("float32", cpu) == "float32"
