@@ -266,6 +266,24 @@ def parse_json(text: str, decoder=None, pos: int | None = None):
         raise ValueError(f"invalid JSON: a number too long to read ({str(err).split(';')[0]})") from None
 
 
+def json_lines(path: Path, need_text: bool = False) -> Iterator[tuple[int, object]]:
+    """``(line, record)`` for each non-blank line of a JSON Lines file, or ``(line, AnnotationError)`` for a line
+    that does not parse (or, with ``need_text``, is not an object with a string ``text``): every JSON Lines
+    format reads its lines this way, so ``skip_invalid`` can count a bad one and go on."""
+    for number, line in read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = parse_json(line)
+        except ValueError as err:
+            yield number, AnnotationError(path, number, str(err))
+            continue
+        if need_text and not (isinstance(record, dict) and isinstance(record.get("text"), str)):
+            yield number, AnnotationError(path, number, "expected a JSON object with a string 'text'")
+            continue
+        yield number, record
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` without line ends; bad UTF-8 is an error naming the line."""
     with path.open("rb") as f:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..articles import AnnotationError, parse_json, read_lines
+from ..articles import AnnotationError, json_lines
 from . import Format, Item, Source, WriteOptions, event_labels, register
 from .annotations import Annotation, Task, resolve_all
 from .jsonl import first_json_line
@@ -72,18 +72,7 @@ def _annotation(record: dict, annotator: str | None, ref: str) -> Annotation:
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict | AnnotationError]]:
-    for number, line in read_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = parse_json(line)
-        except ValueError as err:
-            yield number, AnnotationError(path, number, str(err))
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            yield number, AnnotationError(path, number, "expected a JSON object with a string 'text'")
-            continue
-        yield number, record
+    return json_lines(path, need_text=True)
 
 
 @register

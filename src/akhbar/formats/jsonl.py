@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..articles import AnnotationError, parse_json, read_lines
+from ..articles import AnnotationError, json_lines, parse_json
 from . import Format, Item, Source, WriteOptions, event_scores, register
 
 
@@ -48,15 +48,11 @@ class JsonLines(Format):
 
     def read(self, source: Source) -> Iterator[Item]:
         path = source.path
-        for number, line in read_lines(path):
-            if not line.strip():
-                continue
-            try:
-                record = parse_json(line)
-            except ValueError as err:
-                yield Item(path, number, error=AnnotationError(path, number, str(err)))
-                continue
-            yield Item(path, number, record)
+        for number, record in json_lines(path):
+            if isinstance(record, AnnotationError):
+                yield Item(path, number, error=record)
+            else:
+                yield Item(path, number, record)
 
     def write(self, articles: Sequence[dict], path: Path, options: WriteOptions) -> None:
         with path.open("w", encoding="utf-8") as f:

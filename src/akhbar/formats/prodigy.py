@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..articles import AnnotationError, parse_json, read_lines
+from ..articles import AnnotationError, json_lines
 from . import Format, Item, Source, WriteOptions, event_scores, register
 from .annotations import Annotation, Task, resolve_all
 from .jsonl import first_json_line
@@ -81,16 +81,9 @@ class Prodigy(Format):
         path = source.path
         order: list = []
         by_input: dict[object, Task] = {}
-        for number, line in read_lines(path):
-            if not line.strip():
-                continue
-            try:
-                record = parse_json(line)
-            except ValueError as err:
-                order.append(Item(path, number, error=AnnotationError(path, number, str(err))))
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                order.append(Item(path, number, error=AnnotationError(path, number, "expected an object with 'text'")))
+        for number, record in json_lines(path, need_text=True):
+            if isinstance(record, AnnotationError):
+                order.append(Item(path, number, error=record))
                 continue
             meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
             ident = str(meta.get("id", record.get("_input_hash", f"{path.stem}:{number}")))
