@@ -114,7 +114,7 @@ class NerTask(Task):
             compute_loss_func=token_loss,
             callbacks=callbacks,
         )
-        return trainer, dict
+        return trainer, dict  # nothing only training can tell: no late settings fields
 
     def predictor_class(self) -> type:
         from ..inference import NerTagger
