@@ -168,3 +168,18 @@ def test_events_judged_smoke(tiny_model_dir, tmp_path):
         for scoring in ("judged_scoring", "all_judged_scoring"):
             assert 0.0 <= run[scoring]["macro_f1"] <= 1.0 and set(run[scoring]) >= {"PROTEST", "ASSAULT"}
     assert "| after | 1 |" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_flops_smoke(tiny_model_dir, tmp_path):
+    # bench/flops.py: the machine's matrix products and the model's forward pass, measured in one run.
+    out = tmp_path / "flops.json"
+    command = [sys.executable, str(ROOT / "bench" / "flops.py"), str(tiny_model_dir), "--out", str(out)]
+    done = subprocess.run([*command, "--n", "256", "--length", "32", "--batch", "2", "--repeats", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["matmul_float32_gflops"] > 0 and figures["forward_float32_tokens_per_s"] > 0
+    assert figures["share_of_matmul_float32"] == pytest.approx(
+        figures["forward_float32_gflops"] / figures["matmul_float32_gflops"], abs=1e-3
+    )
+    assert figures["machine"]["capability"]
