@@ -170,6 +170,7 @@ def test_events_judged_smoke(tiny_model_dir, tmp_path):
     assert "| after | 1 |" in out.with_suffix(".md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_flops_smoke(tiny_model_dir, tmp_path):
     # bench/flops.py: the machine's matrix products and the model's forward pass, measured in one run.
     out = tmp_path / "flops.json"
