@@ -1,6 +1,10 @@
 """Shared fixtures: a tiny BERT + WordPiece tokenizer built offline from the shipped sample text."""
 
+import contextlib
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +119,34 @@ def random_head_package(tiny_model, folder: Path, task: str = "ner", std: float 
     settings.save(run)
     name = "ner-sample" if task == "ner" else "events-sample"
     return package_run(run, folder / "models" / name, data_file=str(SAMPLE / "test.jsonl"), show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def random_packages(tiny_model_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """A NER and an events package with random heads (:func:`random_head_package`); tests copy them before
+    writing into them."""
+    folder = tmp_path_factory.mktemp("random-heads")
+    return random_head_package(tiny_model_dir, folder, "ner"), random_head_package(tiny_model_dir, folder, "events")
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """An ASGI ``app`` under a real uvicorn on 127.0.0.1 (an ephemeral port) in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        assert thread.is_alive() and time.time() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, random_head_package, train_args
+from conftest import SAMPLE, train_args
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -24,10 +24,10 @@ TRAIN_TEXTS = [json.loads(line)["text"] for line in (SAMPLE / "train.jsonl").rea
 
 
 @pytest.fixture(scope="module")
-def ner_package(tiny_model_dir, tmp_path_factory):
+def ner_package(random_packages):
     """A packaged NER model with a random head that tags many words (never exported: tests copy it before
     writing into it)."""
-    return random_head_package(tiny_model_dir, tmp_path_factory.mktemp("onnx-ner"))
+    return random_packages[0]
 
 
 @pytest.fixture(scope="module")

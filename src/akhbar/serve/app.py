@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from .batcher import MicroBatcher, Overloaded, Stopping
+from .batcher import MicroBatcher, ModelFailed, Overloaded, Stopping
 from .label_studio import LabelConfig, predictions, task_texts
 from .models import ServedModels
 
@@ -210,12 +210,15 @@ def _where(loc: tuple) -> str:
     return out or "body"
 
 
-def check_texts(texts: list[str], limits: Limits, what: str = "texts") -> None:
-    """Refuse what the models must not be asked: too many texts, empty ones, too long ones, split surrogates."""
-    if not texts:
+def check_count(count: int, limits: Limits, what: str = "texts") -> None:
+    if not count:
         raise ApiError(422, f"{what} is empty: give at least one")
-    if len(texts) > limits.max_texts:
-        raise ApiError(413, f"{len(texts)} {what} in one request; --max-texts is {limits.max_texts}")
+    if count > limits.max_texts:
+        raise ApiError(413, f"{count} {what} in one request; --max-texts is {limits.max_texts}")
+
+
+def check_texts(texts: list[str], limits: Limits, what: str = "texts") -> None:
+    """Refuse what the models must not be asked: too long texts, empty ones, split surrogates."""
     for i, text in enumerate(texts):
         if len(text) > limits.max_chars:
             raise ApiError(413, f"{what}[{i}] has {len(text):,} characters; --max-chars is {limits.max_chars:,}")
@@ -302,6 +305,7 @@ def create_app(models: ServedModels, limits: Limits | None = None) -> FastAPI:
     async def answer(request: Request, job: str, texts: list[str], what: str = "texts") -> list[dict]:
         if not models.has(job):
             raise ApiError(404, f"no events model is loaded: start the service with --events PACKAGE for /v1/{job}")
+        check_count(len(texts), limits, what)
         check_texts(texts, limits, what)
         try:
             return await request.app.state.batcher.submit(job, texts, limits.timeout)
@@ -309,6 +313,8 @@ def create_app(models: ServedModels, limits: Limits | None = None) -> FastAPI:
             raise ApiError(504, f"no result within --timeout {limits.timeout:g} s (the service is busy)") from None
         except (Overloaded, Stopping) as err:
             raise ApiError(503, str(err)) from None
+        except ModelFailed as err:
+            raise ApiError(500, str(err)) from None
 
     async def results(request: Request, job: str, body: TextsRequest) -> JSONResponse:
         if body.articles is not None:
@@ -378,6 +384,7 @@ def create_app(models: ServedModels, limits: Limits | None = None) -> FastAPI:
     @app.post("/predict", responses=errors)
     async def predict(request: Request, body: LabelStudioPredict) -> JSONResponse:
         """Label Studio asks predictions for tasks: one prediction per task, in order."""
+        check_count(len(body.tasks), limits, "tasks")
         try:
             config = LabelConfig.parse(body.label_config)
             texts, ids = task_texts(body.tasks, config)

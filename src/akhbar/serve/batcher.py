@@ -37,6 +37,10 @@ class Stopping(RuntimeError):
     """The service is shutting down and takes no new work."""
 
 
+class ModelFailed(RuntimeError):
+    """The model raised on this request's texts (logged with its traceback); other requests are unaffected."""
+
+
 @dataclass(eq=False)
 class Job:
     """One request's texts for one job (``analyze``, ``entities`` or ``events``), and where its results go."""
@@ -180,7 +184,7 @@ class MicroBatcher:
                 if len(jobs) == 1:
                     logger.exception("the model failed on a request of %d texts", len(texts))
                     self.stats["failed"] += 1
-                    _settle(jobs[0], error=RuntimeError("the model failed on this request (see the server log)"))
+                    _settle(jobs[0], error=ModelFailed("the model failed on this request (see the server log)"))
                     continue
                 # One request's texts must not fail the others': run each alone to find the one that fails.
                 for job in jobs:
@@ -189,7 +193,7 @@ class MicroBatcher:
                     except Exception:
                         logger.exception("the model failed on a request of %d texts", len(job.texts))
                         self.stats["failed"] += 1
-                        _settle(job, error=RuntimeError("the model failed on this request (see the server log)"))
+                        _settle(job, error=ModelFailed("the model failed on this request (see the server log)"))
                 continue
             start = 0
             for job in jobs:

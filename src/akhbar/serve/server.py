@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 from ..inference import MissingDependency
 from . import INSTALL_SERVE
 
 logger = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def import_serving():
@@ -33,8 +35,8 @@ def serve(
 ) -> None:
     """Load the packages, then answer on ``host:port`` until SIGINT or SIGTERM.
 
-    On SIGTERM uvicorn stops accepting connections and waits for the requests in flight (up to the request
-    timeout and 5 s more) before the batcher stops; then the process exits with code 0.
+    On SIGTERM (or SIGINT) uvicorn stops accepting connections and waits for the requests in flight (up to
+    the request timeout and 5 s more) before the batcher stops; then this returns (exit code 0).
     """
     uvicorn = import_serving()
     from .app import create_app
@@ -53,4 +55,15 @@ def serve(
     server = uvicorn.Server(config)
     if announce is not None:
         announce(models, f"http://{host}:{port}")
-    server.run()
+    # uvicorn finishes the requests in flight on SIGINT/SIGTERM, then raises the signal again for the handler
+    # it found. With these, that ends here and the command exits 0 (a stop asked for, done cleanly) rather
+    # than dying of the signal (-15) or printing a KeyboardInterrupt traceback.
+    received: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        logger.info("stopped by %s, the requests in flight answered", signal.Signals(received[0]).name)
