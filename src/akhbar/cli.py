@@ -362,7 +362,7 @@ def _stream_results(
     # A bar on stderr (articles read, articles/s) where a person watches it, or when asked for; the total is
     # unknown (the input is a stream), so it counts rather than fills.
     show = args.progress or sys.stderr.isatty()
-    with tqdm(desc="articles", unit=" articles", disable=not show, file=sys.stderr, mininterval=0.5) as bar:
+    with tqdm(desc=args.command, unit=" articles", disable=not show, file=sys.stderr, mininterval=0.5) as bar:
         # Chunks of 1, 2, 4, ... up to 32 articles: the first result is out as soon as the first line is read.
         for chunk in chunked(lines, lambda item: len(item.text), max_items=1 if interactive else 32, first=1):
             yield from zip(chunk, predict([item.text for item in chunk]))
