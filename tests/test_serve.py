@@ -282,6 +282,8 @@ def test_label_studio_ml_backend_routes(url, models, expected):
         body = {"tasks": tasks, "project": "1.1700000000", "label_config": LABEL_CONFIG, "params": {"context": None}}
         got = client.post("/predict", json=body).json()
         assert client.get("/versions").json() == {"versions": [models.model_version]}
+        # The webhook Label Studio adds for training: acknowledged, nothing trained.
+        assert client.post("/webhook", json={"action": "ANNOTATION_CREATED"}).json()["status"] == "ignored"
     assert got["model_version"] == models.model_version and len(got["results"]) == 3
     for prediction, result, text in zip(got["results"], expected, TEXTS):
         assert prediction["model_version"] == models.model_version

@@ -394,6 +394,12 @@ def create_app(models: ServedModels, limits: Limits | None = None) -> FastAPI:
         version = models.model_version
         return JSONResponse({"results": predictions(texts, ids, got, config, version), "model_version": version})
 
+    @app.post("/webhook")
+    async def webhook() -> dict:
+        """Label Studio adds a webhook at the ML backend's ``/webhook`` for training; akhbar serve does not
+        train (train.py does, on an export), so it acknowledges and ignores the events."""
+        return {"status": "ignored", "reason": "akhbar serve does not train; run train.py on an export"}
+
     @app.get("/versions")
     async def versions() -> dict:
         """Label Studio lists the model versions on offer: the one loaded."""
