@@ -260,7 +260,11 @@ def test_a_failing_request_fails_alone(models, expected):
 def test_timeouts_and_a_full_queue_are_answered(models, expected):
     recorded = Recorded(models, delay=1.5)
     with live_server(create_app(recorded, Limits(timeout=0.5, max_queued_texts=2, max_wait=0))) as base:
-        responses = post_all(base, [{"texts": [TEXTS[0]]}, {"texts": TEXTS[1:3]}, {"texts": TEXTS[3:5]}])
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(httpx.post, f"{base}/v1/analyze", json={"texts": [TEXTS[0]]}, timeout=60)
+            while httpx.get(f"{base}/health").json()["running_texts"] == 0:  # the slow call holds the model
+                time.sleep(0.01)
+            responses = [first.result(), *post_all(base, [{"texts": TEXTS[1:3]}, {"texts": TEXTS[3:5]}])]
         statuses = sorted(r.status_code for r in responses)
         time.sleep(1.5)  # the slow first call is over
         after = httpx.post(f"{base}/v1/analyze", json={"texts": [TEXTS[0]]}, timeout=60)

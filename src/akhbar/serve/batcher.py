@@ -1,11 +1,12 @@
 """Gather the texts of concurrent requests into shared model calls.
 
 Each request becomes a :class:`Job` in a queue. One loop takes jobs off the queue into a batch, waiting at
-most ``max_wait`` seconds after the oldest job arrived for others to join, and up to ``max_batch_chars``
-characters, then runs the batch's texts through the model in one call on a single worker thread (one model
-call at a time: a forward pass already uses every core). While that call runs, new requests queue up, and
-the next batch takes them all at once, so under load each call holds many requests' texts and the model's
-own token-budget batches (:func:`akhbar.inference.plan_batches`) fill as they do in-process.
+most ``max_wait`` seconds (after the oldest job arrived, or after the model became free if that is later) for
+others to join, and up to ``max_batch_chars`` characters, then runs the batch's texts through the model in
+one call on a single worker thread (one model call at a time: a forward pass already uses every core).
+While that call runs, new requests queue up, and the next batch takes them all at once, so under load each
+call holds many requests' texts and the model's own token-budget batches
+(:func:`akhbar.inference.plan_batches`) fill as they do in-process.
 
 Hand-written rather than taken from a library: the serving frameworks that batch (Ray Serve, BentoML,
 Triton) each bring a server of their own, and this is the one queue FastAPI needs. A deque and an event
@@ -61,7 +62,7 @@ class MicroBatcher:
 
     Args:
         run: the model call; runs on one worker thread, never two calls at once.
-        max_wait: seconds a job may wait for others to join its batch (0: never wait).
+        max_wait: seconds a batch forms once it could run (0: never wait).
         max_batch_chars: a batch takes jobs up to this many characters (a bigger job goes alone, whole).
         max_queued_texts: refuse new jobs (:class:`Overloaded`) while this many texts wait.
     """
@@ -84,6 +85,7 @@ class MicroBatcher:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.running = 0  # texts in the model call under way
+        self._free_since = 0.0  # time.monotonic() when the last model call ended
         self.stats: Counter = Counter()  # requests, texts, batches, model_calls, abandoned, failed
 
     def start(self) -> None:
@@ -153,8 +155,11 @@ class MicroBatcher:
         while True:
             await self._wake.wait()
             if self._pending:
-                # Wait for companions until the oldest job has waited max_wait, unless the batch is full.
-                delay = self._pending[0].arrived + self.max_wait - time.monotonic()
+                # Wait for companions, unless the batch is full: max_wait from when the oldest job arrived or the
+                # model became free, whichever is later. After a call, the clients it just answered are sending
+                # their next requests; without this wait every other call would miss them (under closed-loop
+                # load, calls of half the clients each instead of all of them).
+                delay = max(self._pending[0].arrived, self._free_since) + self.max_wait - time.monotonic()
                 if delay > 0 and sum(j.chars for j in self._pending) < self.max_batch_chars:
                     await asyncio.sleep(delay)
             batch = self._take()
@@ -207,6 +212,7 @@ class MicroBatcher:
             results = await loop.run_in_executor(self._executor, self._run, kind, texts)
         finally:
             self.running = 0
+            self._free_since = time.monotonic()
         if len(results) != len(texts):  # a contract of every predict: one result per text, in order
             raise RuntimeError(f"the model returned {len(results)} results for {len(texts)} texts")
         return results
