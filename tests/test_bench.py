@@ -184,3 +184,28 @@ def test_flops_smoke(tiny_model_dir, tmp_path):
         figures["forward_float32_gflops"] / figures["matmul_float32_gflops"], abs=1e-3
     )
     assert figures["machine"]["capability"]
+
+
+def test_serve_load_smoke(random_packages, tmp_path):
+    """bench/serve_load.py end to end on the random-head packages: every request answered with the in-process
+    results, the server stopped with exit code 0, figures written."""
+    pytest.importorskip("fastapi")
+    ner, events = random_packages
+    out = tmp_path / "serve-load"
+    command = [
+        sys.executable, str(ROOT / "bench" / "serve_load.py"), "--ner", str(ner), "--events", str(events),
+        "--texts", str(SAMPLE / "test.jsonl"), "--clients", "3", "--requests", "9", "--duration", "120",
+        "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert report["sent_requests"] == report["answered_200"] == 9 and report["other_statuses"] == []
+    assert report["results_differing"] == 0
+    # The warm-up request is counted by the server, not by the plan.
+    assert report["server_batching"]["requests"] == 9 + 1
+    assert report["results_equal_in_process"] + report["results_differing_in_scores_only"] == report["texts_served"]
+    assert report["throughput_texts_per_s"] > 0 and report["ratio_to_in_process"] > 0
+    assert report["latency_s"]["p50"] <= report["latency_s"]["p99"] and report["server_rss_mib"]["max"] > 0
+    assert report["server_exit_code_after_sigterm"] == 0 and report["machine"]["cpu_capability"]
+    assert "| ratio to in-process |" in out.with_suffix(".md").read_text(encoding="utf-8")

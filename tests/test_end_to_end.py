@@ -201,6 +201,26 @@ def test_cli_predict_streams(trained):
         process.kill()
 
 
+def test_cli_predict_progress_on_stderr(trained, capsys, tmp_path, monkeypatch):
+    # A bar of articles done and articles/s on stderr when asked for or when stderr is a terminal; never on
+    # stdout, which stays one JSON line per input line.
+    import sys
+
+    package = str(trained / "models" / "ner-sample")
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("زار الوزير بيروت\n" * 5, encoding="utf-8")
+    assert cli(["predict", "--model", package, str(inputs)]) == 0
+    quiet = capsys.readouterr()
+    assert "articles/s" not in quiet.err and len(quiet.out.splitlines()) == 5
+    assert cli(["predict", "--model", package, str(inputs), "--progress"]) == 0
+    shown = capsys.readouterr()
+    assert re.search(r"predict: 5 articles \[[\d:]+, +[\d.]+ articles/s\]\n$", shown.err), shown.err
+    assert len(shown.out.splitlines()) == 5 and "articles" not in shown.out
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli(["predict", "--model", package, str(inputs)]) == 0
+    assert re.search(r"predict: 5 articles \[", capsys.readouterr().err)
+
+
 def test_cli_info_and_version(trained, capsys):
     from akhbar import __version__
 

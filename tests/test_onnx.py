@@ -25,48 +25,10 @@ TRAIN_TEXTS = [json.loads(line)["text"] for line in (SAMPLE / "train.jsonl").rea
 
 
 @pytest.fixture(scope="module")
-def ner_package(tiny_model_dir, tmp_path_factory):
-    """A packaged NER model (never exported: tests copy it before writing into it).
-
-    ``package_run`` over a run folder that holds the tiny encoder with a random token-classification head,
-    drawn large enough that many words get entity tags. A tiny model trained for a few steps tags every word
-    O (so did 15, 30 and 45 steps, and 12 steps at learning rate 3e-2), and equal entities would then prove
-    nothing; training until it finds entities takes about a minute on CPU.
-    """
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    from akhbar import __version__
-    from akhbar.labels import bio_labels
-    from akhbar.packaging import package_run
-    from akhbar.preprocessing import PreprocessingConfig
-    from akhbar.settings import PackageSettings
-
-    folder = tmp_path_factory.mktemp("onnx-ner")
-    labels = bio_labels(SCHEMA)
-    torch.manual_seed(0)
-    model = AutoModelForTokenClassification.from_pretrained(
-        tiny_model_dir,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
-    with torch.no_grad():
-        model.classifier.weight.normal_(std=0.5)
-    run = folder / "run"
-    model.save_pretrained(run)
-    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(run)
-    settings = PackageSettings(
-        task="ner",
-        entity_labels=SCHEMA,
-        preprocessing=PreprocessingConfig.from_preset("arabertv02"),
-        max_length=64,
-        stride=16,
-        base_model=str(tiny_model_dir),
-        akhbar_version=__version__,
-    )
-    settings.save(run)
-    return package_run(run, folder / "models" / "ner-sample", data_file=str(SAMPLE / "test.jsonl"), show_progress=False)
+def ner_package(random_packages):
+    """A packaged NER model with a random head that tags many words (never exported: tests copy it before
+    writing into it)."""
+    return random_packages[0]
 
 
 @pytest.fixture(scope="module")

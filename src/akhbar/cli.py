@@ -1,4 +1,4 @@
-"""The ``akhbar`` command: tiny-model, validate, convert, prepare, evaluate, package, export-onnx, predict, analyze.
+"""The ``akhbar`` command: data, evaluation, packaging, prediction and serving subcommands.
 
 User errors (bad files, bad records, bad config) print one line on stderr and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -391,15 +391,22 @@ def _stream_results(
     args: argparse.Namespace, predict: Callable[[list[str]], list]
 ) -> Iterator[tuple[InputLine, object]]:
     """Input lines with their results, a chunk at a time (the first results come before the input ends)."""
+    from tqdm.auto import tqdm
+
     from .inference import chunked
 
     if args.max_chars < 1:
         raise ValueError(f"--max-chars must be at least 1, not {args.max_chars}")
     interactive = args.input == "-" and sys.stdin.isatty()
     lines = _iter_inputs(args.input, args.max_chars)
-    # Chunks of 1, 2, 4, ... up to 32 articles: the first result is out as soon as the first line is read.
-    for chunk in chunked(lines, lambda item: len(item.text), max_items=1 if interactive else 32, first=1):
-        yield from zip(chunk, predict([item.text for item in chunk]))
+    # A bar on stderr (articles read, articles/s) where a person watches it, or when asked for; the total is
+    # unknown (the input is a stream), so it counts rather than fills.
+    show = args.progress or sys.stderr.isatty()
+    with tqdm(desc=args.command, unit=" articles", disable=not show, file=sys.stderr, mininterval=0.5) as bar:
+        # Chunks of 1, 2, 4, ... up to 32 articles: the first result is out as soon as the first line is read.
+        for chunk in chunked(lines, lambda item: len(item.text), max_items=1 if interactive else 32, first=1):
+            yield from zip(chunk, predict([item.text for item in chunk]))
+            bar.update(len(chunk))
 
 
 def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str], results: list, packages) -> None:
@@ -432,6 +439,11 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=MAX_CHARS,
         help=f"refuse an article longer than this many characters (default {MAX_CHARS:,}; memory grows with it)",
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show articles done and articles/s on stderr (the default when stderr is a terminal)",
     )
 
 
@@ -477,6 +489,48 @@ def _emit(args: argparse.Namespace, predict: Callable, packages: list, fields: C
         return
     for item, result in _stream_results(args, predict):
         print(json.dumps(item.result(**fields(result)), ensure_ascii=False), flush=True)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from .serve.server import import_serving
+
+    import_serving()  # the install hint before anything loads
+    from .serve.app import Limits
+
+    for name, value, least in (
+        ("--max-body-mb", args.max_body_mb, 0.001),
+        ("--max-texts", args.max_texts, 1),
+        ("--max-chars", args.max_chars, 1),
+        ("--timeout", args.timeout, 0.001),
+        ("--max-queue", args.max_queue, 1),
+        ("--batch-wait-ms", args.batch_wait_ms, 0),
+    ):
+        if not value >= least:  # also refuses nan
+            raise ValueError(f"{name} must be at least {least}, not {value}")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in 0..65535, not {args.port}")
+    limits = Limits(
+        max_body_bytes=int(args.max_body_mb * 2**20),
+        max_texts=args.max_texts,
+        max_chars=args.max_chars,
+        timeout=args.timeout,
+        max_wait=args.batch_wait_ms / 1000,
+        max_queued_texts=args.max_queue,
+    )
+
+    def announce(models, url: str) -> None:
+        names = " + ".join(i["name"] for i in (models.info["ner"], models.info["events"]) if i)
+        print(
+            f"serving {names} ({models.model_version}) at {url}: web page /, API /v1/analyze /v1/entities "
+            f"/v1/events /v1/models, schema /openapi.json; Label Studio ML backend URL {url}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    from .serve.server import serve
+
+    load = {"device": args.device, **_run_options(args)}
+    serve(args.ner, args.events, args.host, args.port, limits, load, announce)
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -605,6 +659,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p)
     _add_write_options(p, predictions=True)
     p.set_defaults(func=_analyze)
+
+    p = sub.add_parser(
+        "serve",
+        help="HTTP service: JSON API, web page and Label Studio ML backend (needs akhbar[serve])",
+        description="Serve packaged models over HTTP until SIGINT/SIGTERM (requests in flight are finished).",
+    )
+    p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
+    p.add_argument("--events", help="packaged event model folder (or hub id); without it /v1/events is 404")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
+    _add_run_options(p)
+    p.add_argument("--max-body-mb", type=float, default=10.0, help="largest request body in MiB (default 10): 413")
+    p.add_argument("--max-texts", type=int, default=256, help="most texts or tasks per request (default 256): 413")
+    p.add_argument("--max-chars", type=int, default=100_000, help="longest text in characters (default 100,000): 413")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds a request may take, queueing included (default 60): 504"
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=5.0,
+        help="milliseconds a request waits for concurrent ones to share its model call (default 5)",
+    )
+    p.add_argument(
+        "--max-queue", type=int, default=4096, help="texts waiting for the model before requests get 503 (default 4096)"
+    )
+    p.set_defaults(func=_serve)
     return parser
 
 

@@ -5,6 +5,10 @@ labelling config, created through the SDK) -> submit annotations through the API
 after an emoji, as a browser's JavaScript counts them; one cancelled; a second annotator) -> export the
 project -> read the export with akhbar -> train a tiny model on it with train.py.
 
+And the ML backend: ``akhbar serve`` with the same tiny model, connected to a second project as its ML
+backend through the SDK; Label Studio's "retrieve predictions" action makes it call ``/predict``, and the
+predictions that land on the tasks must be the ones ``akhbar predict --format label-studio`` wrote.
+
 Runs in the Label Studio environment (its pinned dependencies stay out of akhbar's), calling akhbar's own
 interpreter for akhbar's commands:
 
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -118,7 +123,15 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def start_label_studio(exe: str, data: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true"}
+    env = {
+        **os.environ,
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+        # The ML backend is akhbar serve on 127.0.0.1: Label Studio refuses local addresses for it (and for the
+        # webhook it adds at the backend's /webhook) unless told.
+        "ML_BLOCK_LOCAL_IP": "false",
+        "SSRF_PROTECTION_ENABLED": "false",
+    }
     log = (data / "label-studio.log").open("w")
     proc = subprocess.Popen(
         [
@@ -157,11 +170,69 @@ def start_label_studio(exe: str, data: Path, port: int) -> subprocess.Popen:
     raise SystemExit("FAILED: Label Studio did not answer /health within 300 s")
 
 
+def wait_health(url: str, proc: subprocess.Popen, what: str, log: Path, seconds: float = 300) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"FAILED: {what} exited ({proc.returncode}); see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit(f"FAILED: {what} did not answer /health within {seconds:g} s")
+
+
+def ml_backend(client, py: str, package: Path, port: int, work: Path, expected: list[dict]) -> str:
+    """akhbar serve as the ML backend of a new project; Label Studio retrieves its predictions for every task.
+
+    ``expected``: the tasks ``akhbar predict --format label-studio`` wrote for the same articles.
+    """
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    log = work / "akhbar-serve.log"
+    url = f"http://127.0.0.1:{port}"
+    command = [py, "-m", "akhbar.cli", "serve", "--ner", str(package), "--port", str(port), "--device", "cpu"]
+    with log.open("w") as out:
+        serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_health(url, serve, "akhbar serve", log, seconds=180)
+        project = client.projects.create(title="akhbar ML backend", label_config=LABEL_CONFIG)
+        client.projects.import_tasks(
+            id=project.id, request=[{"data": {"text": t, "article_id": a}} for a, t, _, _ in ARTICLES]
+        )
+        backend = client.ml.create(url=url, project=project.id, title="akhbar")
+        state = client.ml.get(id=backend.id)
+        check(state.state == "CO", f"Label Studio connected to akhbar serve as ML backend (state {state.state})")
+        client.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True})
+        tasks = {t.data["article_id"]: t for t in client.tasks.list(project=project.id)}
+        version = expected[0]["predictions"][0]["model_version"]
+        for task in expected:
+            ident = task["data"]["article_id"]
+            got = client.predictions.list(task=tasks[ident].id)
+            check(
+                len(got) == 1 and got[0].model_version == version,
+                f"{ident}: one prediction from the ML backend, model_version {version}",
+            )
+            want = task["predictions"][0]
+            check(
+                got[0].result == want["result"] and abs(got[0].score - want["score"]) < 1e-9,
+                f"{ident}: the ML backend's {len(got[0].result)} regions equal akhbar predict's, scores included",
+            )
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        code = serve.wait(timeout=60)
+    check(code == 0, "akhbar serve stopped on SIGTERM with exit code 0")
+    return version
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--akhbar-python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument("--label-studio", default=str(Path(sys.executable).with_name("label-studio")))
     parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--serve-port", type=int, default=8090, help="akhbar serve, the ML backend")
     parser.add_argument("--workdir", help="kept for inspection (default: a temporary folder, removed)")
     parser.add_argument("--report", help="write the timings and versions here (JSON)")
     args = parser.parse_args()
@@ -303,6 +374,10 @@ def main() -> None:
             for chunk in client.projects.exports.download_sync(project.id, export_type="JSON", download_all_tasks=True):
                 f.write(chunk)
         times["label_studio_api_s"] = round(time.time() - t2, 1)
+
+        t_ml = time.time()
+        ml_backend(client, py, work / "models" / "pre", args.serve_port, work, tasks)
+        times["ml_backend_s"] = round(time.time() - t_ml, 1)
     finally:
         proc.terminate()
         proc.wait(timeout=60)

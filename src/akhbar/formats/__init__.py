@@ -25,6 +25,7 @@ from pathlib import Path
 from ..articles import AnnotationError, LoadReport, ReadOptions
 
 _REGISTRY: dict[str, Format] = {}
+_ALL_IMPORTED = False
 _HELPERS = {"annotations", "offsets"}  # modules of this package that are not formats
 SNIFF_BYTES = 1 << 16
 
@@ -138,11 +139,14 @@ def register(fmt: type[Format]) -> type[Format]:
 
 
 def formats() -> dict[str, Format]:
-    """Every registered format by name (importing the format modules once)."""
-    if not _REGISTRY:
+    """Every registered format by name (importing the format modules once: a module imported on its own
+    before, such as ``label_studio`` by the ML backend, has registered itself only)."""
+    global _ALL_IMPORTED
+    if not _ALL_IMPORTED:
         for module in pkgutil.iter_modules(__path__):
             if module.name not in _HELPERS:
                 importlib.import_module(f"{__name__}.{module.name}")
+        _ALL_IMPORTED = True
     return _REGISTRY
 
 

@@ -271,45 +271,52 @@ class LabelStudio(Format):
         yield from resolve_all(tasks, source)
 
     def write(self, articles: Sequence[dict], path: Path, options: WriteOptions) -> None:
-        tasks = []
-        for article in articles:
-            text = article["text"]
-            result = []
-            for i, e in enumerate(sorted(article["entities"], key=lambda e: e["start"])):
-                region = {
-                    "id": f"e{i}",
-                    "from_name": options.from_name,
-                    "to_name": options.to_name,
-                    "type": "labels",
-                    "value": {
-                        "start": e["start"],
-                        "end": e["end"],
-                        "text": text[e["start"] : e["end"]],
-                        "labels": [e["label"]],
-                    },
-                }
-                if options.predictions and e.get("score") is not None:
-                    region["score"] = e["score"]
-                result.append(region)
-            for i, (label, score) in enumerate(event_scores(article)):
-                choice = {
-                    "id": f"c{i}",
-                    "from_name": options.choices_name,
-                    "to_name": options.to_name,
-                    "type": "choices",
-                    "value": {"choices": [label]},
-                }
-                if options.predictions and score is not None:
-                    choice["score"] = score
-                result.append(choice)
-            task = {"data": {options.text_field: text, "article_id": article["id"]}}
-            if options.predictions:
-                scores = [r["score"] for r in result if "score" in r]
-                prediction = {"model_version": options.model_version or "akhbar", "result": result}
-                if scores:
-                    prediction["score"] = round(sum(scores) / len(scores), 4)
-                task["predictions"] = [prediction]
-            else:
-                task["annotations"] = [{"result": result}]
-            tasks.append(task)
-        path.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(to_tasks(articles, options), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def to_tasks(articles: Sequence[dict], options: WriteOptions) -> list[dict]:
+    """Label Studio tasks of ``articles``: ``annotations``, or ``predictions`` with ``model_version`` and scores
+    (``options.predictions``); what :meth:`LabelStudio.write` writes and the ML backend of ``akhbar serve``
+    answers."""
+    tasks = []
+    for article in articles:
+        text = article["text"]
+        result = []
+        for i, e in enumerate(sorted(article["entities"], key=lambda e: e["start"])):
+            region = {
+                "id": f"e{i}",
+                "from_name": options.from_name,
+                "to_name": options.to_name,
+                "type": "labels",
+                "value": {
+                    "start": e["start"],
+                    "end": e["end"],
+                    "text": text[e["start"] : e["end"]],
+                    "labels": [e["label"]],
+                },
+            }
+            if options.predictions and e.get("score") is not None:
+                region["score"] = e["score"]
+            result.append(region)
+        for i, (label, score) in enumerate(event_scores(article)):
+            choice = {
+                "id": f"c{i}",
+                "from_name": options.choices_name,
+                "to_name": options.to_name,
+                "type": "choices",
+                "value": {"choices": [label]},
+            }
+            if options.predictions and score is not None:
+                choice["score"] = score
+            result.append(choice)
+        task = {"data": {options.text_field: text, "article_id": article["id"]}}
+        if options.predictions:
+            scores = [r["score"] for r in result if "score" in r]
+            prediction = {"model_version": options.model_version or "akhbar", "result": result}
+            if scores:
+                prediction["score"] = round(sum(scores) / len(scores), 4)
+            task["predictions"] = [prediction]
+        else:
+            task["annotations"] = [{"result": result}]
+        tasks.append(task)
+    return tasks

@@ -1,0 +1,94 @@
+"""The models a service holds: loaded and verified once, described for ``GET /v1/models``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..inference import Analyzer, EventClassifier, NerTagger, resolve_model_dir
+
+logger = logging.getLogger(__name__)
+JOBS = ("analyze", "entities", "events")  # what a request asks of the models
+
+
+def package_info(directory: Path, model) -> dict:
+    """What ``GET /v1/models`` says of one loaded package: task, labels, base model, evaluation headline,
+    manifest hash and versions (read from the files its manifest verified at load)."""
+    settings = model.settings
+    manifest_bytes = (directory / "manifest.json").read_bytes()
+    manifest = json.loads(manifest_bytes)
+    digest = hashlib.sha256(manifest_bytes).hexdigest()
+    evaluation = None
+    report_path = directory / "eval_report.json"
+    if report_path.is_file():
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        if settings.task == "events":
+            figures = {"macro_f1": report["macro"]["f1"], "micro_f1": report["micro"]["f1"]}
+        else:
+            figures = {"strict_f1": report["strict"]["micro"]["f1"], "lenient_f1": report["lenient"]["micro"]["f1"]}
+        evaluation = {**figures, "data": report["data"]["name"], "articles": report["data"]["articles"]}
+    return {
+        "name": directory.name,
+        "task": settings.task,
+        "labels": list(settings.event_labels if settings.task == "events" else settings.entity_labels),
+        "multi_label": settings.multi_label if settings.task == "events" else None,
+        "base_model": settings.base_model,
+        "evaluation": evaluation,
+        "manifest_sha256": digest,
+        "model_version": f"{directory.name}@{digest[:12]}",
+        "max_length": settings.max_length,
+        "preprocessing": settings.preprocessing.preset,
+        "backend": model.backend,
+        "precision": model.precision,
+        "device": str(model.device),
+        "versions": {"akhbar": settings.akhbar_version, **manifest.get("versions", {})},
+    }
+
+
+@dataclass
+class ServedModels:
+    """A NER package and, optionally, an events package, with the three jobs the routes ask for.
+
+    ``analyze`` gives ``Analyzer.predict``'s ``{"entities", "events"}`` per text when both models are loaded,
+    ``{"entities"}`` with the NER model alone.
+    """
+
+    ner: NerTagger
+    events: EventClassifier | None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.analyzer = Analyzer(self.ner, self.events) if self.events is not None else None
+
+    @classmethod
+    def load(cls, ner: str | Path, events: str | Path | None = None, **options) -> ServedModels:
+        """Load (verifying each manifest) the packages; ``options`` go to ``from_pretrained`` (device,
+        backend, precision, batch sizes)."""
+        tagger = NerTagger.from_pretrained(ner, **options)
+        classifier = EventClassifier.from_pretrained(events, **options) if events is not None else None
+        info = {"ner": package_info(resolve_model_dir(ner), tagger), "events": None}
+        if classifier is not None:
+            info["events"] = package_info(resolve_model_dir(events), classifier)
+        return cls(tagger, classifier, info)
+
+    @property
+    def model_version(self) -> str:
+        """Label Studio ``model_version``: ``NAME@HASH`` of each package, ``+`` between them (as
+        :func:`akhbar.formats.model_version`)."""
+        return "+".join(i["model_version"] for i in (self.info["ner"], self.info["events"]) if i)
+
+    def has(self, job: str) -> bool:
+        return job != "events" or self.events is not None
+
+    def run(self, job: str, texts: list[str]) -> list[dict]:
+        """One result dict per text for ``job`` (one of :data:`JOBS`)."""
+        if job == "entities":
+            return [{"entities": e} for e in self.ner.predict(texts)]
+        if job == "events":
+            return [{"events": e} for e in self.events.predict(texts)]
+        if self.analyzer is None:
+            return [{"entities": e} for e in self.ner.predict(texts)]
+        return self.analyzer.predict(texts)
