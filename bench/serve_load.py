@@ -41,7 +41,7 @@ def read_texts(args) -> list[str]:
         lines = Path(args.texts).read_text(encoding="utf-8").splitlines()
         return [json.loads(line)["text"] for line in lines if line.strip()]
     from akhbar.articles import read_articles
-    from akhbar.data import prepare_ant
+    from akhbar.corpora import prepare_ant
 
     with tempfile.TemporaryDirectory() as out:
         prepare_ant(args.ant, out, skip_invalid=True)  # fixed seeded splits; the test split is what we send

@@ -7,6 +7,7 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -529,7 +530,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     from .serve.server import serve
 
-    load = {"device": args.device, **_run_options(args)}
+    load = dataclasses.asdict(_load_options(args))
     serve(args.ner, args.events, args.host, args.port, limits, load, announce)
 
 
@@ -669,7 +670,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", help="packaged event model folder (or hub id); without it /v1/events is 404")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--device", help="cpu, cuda, … (default: cuda when available)")
     _add_run_options(p)
     p.add_argument("--max-body-mb", type=float, default=10.0, help="largest request body in MiB (default 10): 413")
     p.add_argument("--max-texts", type=int, default=256, help="most texts or tasks per request (default 256): 413")

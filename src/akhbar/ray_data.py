@@ -25,7 +25,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from .inference import Analyzer, EventClassifier, MissingDependency, NerTagger
+from .extras import MissingDependency
+from .inference import Analyzer, EventClassifier, NerTagger
 
 logger = logging.getLogger(__name__)
 INSTALL_RAY = 'pip install "akhbar[ray]"'

@@ -45,6 +45,7 @@ _EXPORTS = {
     "encoder_max_length": "package",
     "load_package": "package",
     "load_model": "package",
+    "load_predictor": "package",
     "Loaded": "package",
     "parse_label_map": "options",
 }

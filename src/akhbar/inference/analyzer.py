@@ -30,19 +30,14 @@ class Analyzer:
         cls, ner: str | Path, events: str | Path, options: LoadOptions | None = None, **fields
     ) -> Analyzer:
         """Both packages, run the same way (:class:`LoadOptions`, or single ``fields``)."""
-        from ..tasks import get_task
-        from .package import load_model
+        from .package import load_predictor
 
         options = LoadOptions.of(options, **fields)
         # The events side is whatever event model the package holds (article-level, or sentence events).
-        loaded = load_model(events, options=options)
-        classifier = get_task(loaded.settings.task).predictor_class()
-        if not issubclass(classifier, EventClassifier):
-            raise ValueError(f"{events} holds a {loaded.settings.task!r} model, not an event model")
-        return cls(
-            NerTagger.from_pretrained(ner, options),
-            classifier.from_verified(loaded.directory, loaded.settings, options, loaded.verified),
-        )
+        classifier = load_predictor(events, options)
+        if not isinstance(classifier, EventClassifier):
+            raise ValueError(f"{events} holds a {classifier.settings.task!r} model, not an event model")
+        return cls(NerTagger.from_pretrained(ner, options), classifier)
 
     def predict(self, texts: str | Iterable[str], show_progress: bool = False) -> list[dict]:
         texts = [texts] if isinstance(texts, str) else list(texts)

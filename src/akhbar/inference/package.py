@@ -85,6 +85,15 @@ def load_model(
     return Loaded(directory, published_settings(directory, str(name_or_path), predictor, options), False)
 
 
+def load_predictor(name_or_path: str | Path, options: LoadOptions | None = None, revision: str | None = None, **fields):
+    """The predictor of whatever task the model holds (:class:`~akhbar.inference.NerTagger`, an event
+    classifier, ...), loaded with ``options``."""
+    options = LoadOptions.of(options, **fields)
+    loaded = load_model(name_or_path, None, options, revision)
+    predictor = get_task(loaded.settings.task).predictor_class()
+    return predictor.from_verified(loaded.directory, loaded.settings, options, loaded.verified)
+
+
 PICKLED_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
 
 

@@ -7,12 +7,12 @@ says how to install it.
 
 from __future__ import annotations
 
+from ..extras import MissingDependency
+
 ONNX_DIR = "onnx"  # inside a package: model.onnx, and model.int8.onnx when exported with --quantize int8
 INSTALL_ONNX = 'pip install "akhbar[onnx]"'
 
-
-class MissingDependency(ImportError, ValueError):
-    """An optional dependency is not installed. Also a ValueError, so the CLI prints it as one line."""
+__all__ = ["INSTALL_ONNX", "ONNX_DIR", "MissingDependency", "import_onnxruntime"]
 
 
 def import_onnxruntime():

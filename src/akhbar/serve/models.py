@@ -8,7 +8,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference import Analyzer, EventClassifier, NerTagger, resolve_model_dir
+from ..inference import Analyzer, EventClassifier, NerTagger, load_predictor, resolve_model_dir
+from ..tasks import get_task
 
 logger = logging.getLogger(__name__)
 JOBS = ("analyze", "entities", "events")  # what a request asks of the models
@@ -18,26 +19,26 @@ def package_info(directory: Path, model) -> dict:
     """What ``GET /v1/models`` says of one loaded package: task, labels, base model, evaluation headline,
     manifest hash and versions (read from the files its manifest verified at load)."""
     settings = model.settings
-    manifest_bytes = (directory / "manifest.json").read_bytes()
-    manifest = json.loads(manifest_bytes)
-    digest = hashlib.sha256(manifest_bytes).hexdigest()
+    task = get_task(settings.task)
+    # A published checkpoint (not an akhbar package) has no manifest: it is described as unverified.
+    manifest_path = directory / "manifest.json"
+    manifest_bytes = manifest_path.read_bytes() if manifest_path.is_file() else b""
+    manifest = json.loads(manifest_bytes) if manifest_bytes else {}
+    digest = hashlib.sha256(manifest_bytes or (directory / "config.json").read_bytes()).hexdigest()
     evaluation = None
     report_path = directory / "eval_report.json"
     if report_path.is_file():
         report = json.loads(report_path.read_text(encoding="utf-8"))
-        if settings.task == "events":
-            figures = {"macro_f1": report["macro"]["f1"], "micro_f1": report["micro"]["f1"]}
-        else:
-            figures = {"strict_f1": report["strict"]["micro"]["f1"], "lenient_f1": report["lenient"]["micro"]["f1"]}
-        evaluation = {**figures, "data": report["data"]["name"], "articles": report["data"]["articles"]}
+        evaluation = {**task.summary(report), "data": report["data"]["name"], "articles": report["data"]["articles"]}
     return {
         "name": directory.name,
         "task": settings.task,
-        "labels": list(settings.event_labels if settings.task == "events" else settings.entity_labels),
-        "multi_label": settings.multi_label if settings.task == "events" else None,
+        "verified": getattr(model, "verified", True),
+        "labels": task.schema_of(settings),
+        "multi_label": settings.multi_label if settings.event_labels else None,
         "base_model": settings.base_model,
         "evaluation": evaluation,
-        "manifest_sha256": digest,
+        "manifest_sha256": digest if manifest_bytes else None,
         "model_version": f"{directory.name}@{digest[:12]}",
         "max_length": settings.max_length,
         "preprocessing": settings.preprocessing.preset,
@@ -68,7 +69,9 @@ class ServedModels:
         """Load (verifying each manifest) the packages; ``options`` go to ``from_pretrained`` (device,
         backend, precision, batch sizes)."""
         tagger = NerTagger.from_pretrained(ner, **options)
-        classifier = EventClassifier.from_pretrained(events, **options) if events is not None else None
+        classifier = load_predictor(events, **options) if events is not None else None
+        if classifier is not None and not isinstance(classifier, EventClassifier):
+            raise ValueError(f"{events} holds a {classifier.settings.task!r} model, not an event model")
         info = {"ner": package_info(resolve_model_dir(ner), tagger), "events": None}
         if classifier is not None:
             info["events"] = package_info(resolve_model_dir(events), classifier)

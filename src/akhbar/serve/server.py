@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 
-from ..inference import MissingDependency
+from ..extras import MissingDependency
 from . import INSTALL_SERVE
 
 logger = logging.getLogger(__name__)

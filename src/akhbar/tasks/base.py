@@ -147,6 +147,10 @@ class Task(ABC):
         """One line for logs and the CLI."""
 
     @abstractmethod
+    def summary(self, report: dict) -> dict[str, float]:
+        """A packaged report's headline figures under the names the Trainer logs them (fractions)."""
+
+    @abstractmethod
     def compare_figures(self, report: dict) -> dict[str, float]:
         """The figures ``akhbar compare`` tables for one model (fractions, by column name)."""
 

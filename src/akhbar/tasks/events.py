@@ -157,6 +157,9 @@ class EventTask(Task):
         macro, micro = report["macro"]["f1"], report["micro"]["f1"]
         return f"macro F1 {pct(macro)}  micro F1 {pct(micro)}  accuracy {pct(report['accuracy'])}"
 
+    def summary(self, report: dict) -> dict:
+        return {"macro_f1": report["macro"]["f1"], "micro_f1": report["micro"]["f1"], "accuracy": report["accuracy"]}
+
     def compare_figures(self, report: dict) -> dict:
         per_label = {f"{label} F1": s["f1"] for label, s in report["per_label"].items()}
         return {"macro F1": report["macro"]["f1"], "micro F1": report["micro"]["f1"], **per_label}

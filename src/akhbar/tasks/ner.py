@@ -131,6 +131,15 @@ class NerTask(Task):
         strict, lenient = report["strict"]["micro"]["f1"], report["lenient"]["micro"]["f1"]
         return f"strict F1 {pct(strict)}  lenient F1 {pct(lenient)}"
 
+    def summary(self, report: dict) -> dict:
+        strict, lenient = report["strict"]["micro"], report["lenient"]["micro"]
+        return {
+            "strict_f1": strict["f1"],
+            "strict_precision": strict["precision"],
+            "strict_recall": strict["recall"],
+            "lenient_f1": lenient["f1"],
+        }
+
     def compare_figures(self, report: dict) -> dict:
         per_type = {f"{t} F1": s["f1"] for t, s in sorted(report["strict"]["per_type"].items())}
         return {
