@@ -244,6 +244,14 @@ def test_concurrent_requests_share_model_calls(models, expected):
     assert health["requests"] == 12 and health["texts"] == texts and health["batches"] == len(recorded.calls)
 
 
+def test_a_request_to_an_idle_model_does_not_wait(models, expected):
+    # The batch wait follows a model call (for the clients it answered); a lone request starts at once.
+    with live_server(create_app(models, Limits(max_wait=3.0))) as base, httpx.Client(base_url=base) as client:
+        started = time.perf_counter()
+        assert client.post("/v1/analyze", json={"texts": TEXTS[:1]}, timeout=60).json()["results"] == expected[:1]
+        assert time.perf_counter() - started < 2.5
+
+
 def test_a_failing_request_fails_alone(models, expected):
     recorded = Recorded(models, delay=0.5, fail_on="BOOM")
     bodies = [{"texts": [TEXTS[0]]}, {"texts": ["BOOM"]}, {"texts": [TEXTS[1]]}, {"texts": [TEXTS[2]]}]

@@ -680,8 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-wait-ms",
         type=float,
-        default=5.0,
-        help="milliseconds a request waits for concurrent ones to share its model call (default 5)",
+        default=50.0,
+        help="milliseconds a model call waits, after the previous one, for more requests to share it (default 50; "
+        "a request to an idle model does not wait)",
     )
     p.add_argument(
         "--max-queue", type=int, default=4096, help="texts waiting for the model before requests get 503 (default 4096)"

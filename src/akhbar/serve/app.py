@@ -43,7 +43,7 @@ class Limits:
         max_texts: most texts (or tasks) in one request (413 above it).
         max_chars: longest text, in characters (413 above it).
         timeout: seconds a request may take, queueing included (504 after it).
-        max_wait: seconds a request waits for others to share its model call.
+        max_wait: seconds a model call waits, after the previous one ended, for more requests to share it.
         max_batch_chars: characters of text one model call takes at most.
         max_queued_texts: texts waiting for the model before new requests get 503.
     """
@@ -52,7 +52,7 @@ class Limits:
     max_texts: int = 256
     max_chars: int = 100_000
     timeout: float = 60.0
-    max_wait: float = 0.005
+    max_wait: float = 0.05
     max_batch_chars: int = 100_000
     max_queued_texts: int = 4096
 

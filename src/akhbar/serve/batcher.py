@@ -1,8 +1,8 @@
 """Gather the texts of concurrent requests into shared model calls.
 
-Each request becomes a :class:`Job` in a queue. One loop takes jobs off the queue into a batch, waiting at
-most ``max_wait`` seconds (after the oldest job arrived, or after the model became free if that is later) for
-others to join, and up to ``max_batch_chars`` characters, then runs the batch's texts through the model in
+Each request becomes a :class:`Job` in a queue. One loop takes jobs off the queue into a batch (up to
+``max_batch_chars`` characters; for at most ``max_wait`` seconds after the previous model call ended, so that
+the clients it answered can send their next requests in time to join), then runs the batch's texts through the model in
 one call on a single worker thread (one model call at a time: a forward pass already uses every core).
 While that call runs, new requests queue up, and the next batch takes them all at once, so under load each
 call holds many requests' texts and the model's own token-budget batches
@@ -62,7 +62,7 @@ class MicroBatcher:
 
     Args:
         run: the model call; runs on one worker thread, never two calls at once.
-        max_wait: seconds a batch forms once it could run (0: never wait).
+        max_wait: seconds a batch waits, after the previous model call ended, for more requests (0: never).
         max_batch_chars: a batch takes jobs up to this many characters (a bigger job goes alone, whole).
         max_queued_texts: refuse new jobs (:class:`Overloaded`) while this many texts wait.
     """
@@ -70,7 +70,7 @@ class MicroBatcher:
     def __init__(
         self,
         run: Callable[[str, list[str]], list],
-        max_wait: float = 0.005,
+        max_wait: float = 0.05,
         max_batch_chars: int = CHUNK_CHARS,
         max_queued_texts: int = 4096,
     ):
@@ -155,11 +155,10 @@ class MicroBatcher:
         while True:
             await self._wake.wait()
             if self._pending:
-                # Wait for companions, unless the batch is full: max_wait from when the oldest job arrived or the
-                # model became free, whichever is later. After a call, the clients it just answered are sending
-                # their next requests; without this wait every other call would miss them (under closed-loop
-                # load, calls of half the clients each instead of all of them).
-                delay = max(self._pending[0].arrived, self._free_since) + self.max_wait - time.monotonic()
+                # For up to max_wait after a model call ends, unless the batch is full, let the clients it just
+                # answered send their next requests: without this, under load every other call misses them (calls
+                # of half the clients each; measured in BENCHMARKS.md). A request to an idle model starts at once.
+                delay = self._free_since + self.max_wait - time.monotonic()
                 if delay > 0 and sum(j.chars for j in self._pending) < self.max_batch_chars:
                     await asyncio.sleep(delay)
             batch = self._take()
