@@ -92,9 +92,10 @@ def in_process(args, texts: list[str]) -> tuple[list[dict], float]:
     its seconds; the models are released on return, before the server loads its own."""
     from akhbar.inference import Analyzer, EventClassifier, NerTagger
 
-    ner = NerTagger.from_pretrained(args.ner, device="cpu")
+    ner = NerTagger.from_pretrained(args.ner, device="cpu", precision=args.precision)
     if args.events:
-        predict = Analyzer(ner, EventClassifier.from_pretrained(args.events, device="cpu")).predict
+        events = EventClassifier.from_pretrained(args.events, device="cpu", precision=args.precision)
+        predict = Analyzer(ner, events).predict
     else:
 
         def predict(ts):
@@ -182,6 +183,11 @@ def main() -> None:
         help="send the plan this many times (memory after a later round against the first: warm-up or growth)",
     )
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        help="both sides (default float32: results compared exactly; bfloat16 rounding varies with batches)",
+    )
     parser.add_argument("--batch-wait-ms", type=float, default=50.0, help="akhbar serve --batch-wait-ms")
     parser.add_argument("--out", required=True, help="writes OUT.json and OUT.md")
     args = parser.parse_args()
@@ -202,6 +208,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "akhbar.cli", "serve", "--ner", args.ner, "--port", str(port), "--device", "cpu"]
+    command += ["--precision", args.precision]
     command += ["--events", args.events] if args.events else []
     command += ["--max-texts", "16", "--timeout", "600", "--batch-wait-ms", str(args.batch_wait_ms)]
     log = Path(args.out).with_suffix(".server.log")

@@ -194,6 +194,7 @@ def ml_backend(client, py: str, package: Path, port: int, work: Path, expected: 
     log = work / "akhbar-serve.log"
     url = f"http://127.0.0.1:{port}"
     command = [py, "-m", "akhbar.cli", "serve", "--ner", str(package), "--port", str(port), "--device", "cpu"]
+    command += ["--precision", "float32"]
     with log.open("w") as out:
         serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -321,6 +322,8 @@ def main() -> None:
             "label-studio",
             "--output",
             str(tasks_file),
+            "--precision",  # float32 on both sides: bfloat16 rounding varies with the batches
+            "float32",
         ]
     )
     tasks = json.loads(tasks_file.read_text(encoding="utf-8"))
