@@ -137,3 +137,27 @@ def test_evaluate_and_compare_published_checkpoints(tmp_path, capsys):
     assert (out / "ner-sample" / "eval_report.md").is_file() and (out / "renamed" / "eval_report.json").is_file()
     assert cli(["compare", "--models", str(package), str(LEGACY / "events-sample"), "--data", data]) == 2
     assert "mixes tasks" in capsys.readouterr().err
+
+
+def test_a_published_checkpoint_serves(tmp_path):
+    # akhbar serve with a published checkpoint (renamed types mapped back, preprocessing chosen): the service
+    # answers what the tagger does in-process and says in /v1/models that nothing was verified.
+    pytest.importorskip("fastapi")
+    httpx = pytest.importorskip("httpx")
+    from conftest import live_server
+
+    from akhbar.serve.app import create_app
+    from akhbar.serve.models import ServedModels
+
+    package = LEGACY / "ner-sample"
+    renamed = published(package, tmp_path / "renamed", lambda v: v.replace("PERS", "PER"))
+    options = {"device": "cpu", "precision": "float32", "preprocessing": "arabertv02", "label_map": {"PER": "PERS"}}
+    texts = short_texts()
+    expected = NerTagger.from_pretrained(package, device="cpu", precision="float32").predict(texts)
+    app = create_app(ServedModels.load(renamed, None, **options))
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+        info = client.get("/v1/models").json()["ner"]
+        got = client.post("/v1/entities", json={"texts": texts}).json()["results"]
+    assert info["verified"] is False and info["manifest_sha256"] is None and info["evaluation"] is None
+    assert info["preprocessing"] == "arabertv02" and info["labels"] == ["PERS", "LOC", "ORG", "MISC"]
+    assert [r["entities"] for r in got] == expected and any(expected)
