@@ -71,11 +71,10 @@ def test_noisy_or_adds_up_weak_mentions(scripted):
     assert probs.shape == (2, len(labels)) and ((probs >= 0) & (probs <= 1)).all()
 
 
-def test_the_analyzer_returns_evidence(scripted, tmp_path, capsys):
-    # A sentence-events package made from the legacy one (its akhbar.json re-written, the manifest rehashed).
+def sentence_package(tmp_path):
+    """A sentence-events package made from the legacy one (its akhbar.json re-written, the manifest rehashed)."""
     import shutil
 
-    from akhbar.cli import main as cli
     from akhbar.manifest import write_manifest
 
     package = tmp_path / "sentence-events"
@@ -85,6 +84,13 @@ def test_the_analyzer_returns_evidence(scripted, tmp_path, capsys):
     (package / "akhbar.json").write_text(json.dumps(settings), encoding="utf-8")
     manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
     write_manifest(package, {k: v for k, v in manifest.items() if k not in ("format", "files")})
+    return package
+
+
+def test_the_analyzer_returns_evidence(scripted, tmp_path, capsys):
+    from akhbar.cli import main as cli
+
+    package = sentence_package(tmp_path)
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps({"id": "a-1", "text": ARTICLE}, ensure_ascii=False) + "\n", encoding="utf-8")
     ner = ROOT / "tests" / "data" / "legacy" / "ner-sample"
@@ -93,3 +99,35 @@ def test_the_analyzer_returns_evidence(scripted, tmp_path, capsys):
     assert result["id"] == "a-1" and [e["label"] for e in result["events"]] == ["PROTEST"]
     (evidence,) = result["events"][0]["evidence"]
     assert "تظاهر" in ARTICLE[evidence["start"] : evidence["end"]]
+
+
+def test_the_service_and_ray_return_evidence(scripted, tmp_path):
+    # The same package behind akhbar serve (/v1/analyze, /v1/events) and in Ray Data rows: the evidence comes along.
+    pytest.importorskip("fastapi")
+    httpx = pytest.importorskip("httpx")
+    from conftest import live_server
+
+    from akhbar.serve.app import create_app
+    from akhbar.serve.models import ServedModels
+
+    package = sentence_package(tmp_path)
+    ner = ROOT / "tests" / "data" / "legacy" / "ner-sample"
+    models = ServedModels.load(ner, package, device="cpu", precision="float32")
+    assert models.info["events"]["task"] == "sentence_events"
+    with live_server(create_app(models)) as base, httpx.Client(base_url=base, timeout=60) as client:
+        for route in ("/v1/analyze", "/v1/events"):
+            (result,) = client.post(route, json={"texts": [ARTICLE]}).json()["results"]
+            (event,) = result["events"]
+            (evidence,) = event["evidence"]
+            assert event["label"] == "PROTEST" and "تظاهر" in ARTICLE[evidence["start"] : evidence["end"]], route
+
+    pytest.importorskip("ray")
+    from akhbar.ray_data import AkhbarAnalyzer
+
+    pa = pytest.importorskip("pyarrow")
+    rows = AkhbarAnalyzer(ner, package, device="cpu", precision="float32")(
+        pa.table({"id": ["a-1"], "text": [ARTICLE]})
+    ).to_pylist()
+    (event,) = rows[0]["events"]
+    (evidence,) = event["evidence"]
+    assert event["label"] == "PROTEST" and "تظاهر" in ARTICLE[evidence["start"] : evidence["end"]]

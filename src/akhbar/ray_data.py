@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .extras import MissingDependency
-from .inference import Analyzer, EventClassifier, NerTagger
+from .inference import Analyzer, EventClassifier, NerTagger, SentenceEventClassifier, load_predictor
 
 logger = logging.getLogger(__name__)
 INSTALL_RAY = 'pip install "akhbar[ray]"'
@@ -43,9 +43,10 @@ def import_ray():
     return ray
 
 
-def _result_types():
-    """Arrow types of the ``entities`` and ``events`` columns (fixed, so that every block has one schema,
-    an empty list included)."""
+def _result_types(evidence: bool = False):
+    """Arrow types of the ``entities`` and ``events`` columns (fixed per model, so that every block has one
+    schema, an empty list included); ``evidence``: the events carry the sentences that say them (a
+    sentence-event model)."""
     import pyarrow as pa
 
     entity = pa.struct(
@@ -57,7 +58,12 @@ def _result_types():
             ("score", pa.float64()),
         ]
     )
-    event = pa.struct([("label", pa.string()), ("score", pa.float64())])
+    fields = [("label", pa.string()), ("score", pa.float64())]
+    if evidence:
+        fields.append(
+            ("evidence", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("score", pa.float64())])))
+        )
+    event = pa.struct(fields)
     return pa.list_(entity), pa.list_(event)
 
 
@@ -82,7 +88,11 @@ class AkhbarAnalyzer:
         **load_options,
     ):
         tagger = NerTagger.from_pretrained(ner, **load_options)
-        self.analyzer = Analyzer(tagger, EventClassifier.from_pretrained(events, **load_options)) if events else None
+        classifier = load_predictor(events, **load_options) if events else None  # events or sentence_events
+        if classifier is not None and not isinstance(classifier, EventClassifier):
+            raise ValueError(f"{events} holds a {classifier.settings.task!r} model, not an event model")
+        self.analyzer = Analyzer(tagger, classifier) if classifier is not None else None
+        self.evidence = isinstance(classifier, SentenceEventClassifier)
         self.tagger = tagger
         self.text_column = text_column
         self.id_column = id_column
@@ -106,7 +116,7 @@ class AkhbarAnalyzer:
             results = self.analyzer.predict(texts)
         else:
             results = [{"entities": e, "events": None} for e in self.tagger.predict(texts)]
-        entities, events = _result_types()
+        entities, events = _result_types(self.evidence)
         return pa.table(
             {
                 self.id_column: ids,
