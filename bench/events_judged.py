@@ -6,7 +6,11 @@ arabic_event_gsr judged each sentence for one event type. ``akhbar prepare gsr``
 "before" is the same split with ``judged`` removed, so the other type reads as a negative, as it did before
 the field existed. Both are trained with ``configs/events-gsr.yaml`` and scored on the same test sentences
 counting judged labels only (the honest score: nobody said whether a protest sentence reports an assault),
-and, for reference, the "before" way (every label judged). Results: ``OUT.json`` and ``OUT.md``.
+and, for reference, the "before" way (every label judged). Each package is scored in float32 with its
+decision thresholds re-tuned in float32 on its variant's validation split (akhbar's ``tune_thresholds``), so
+that runs trained in bfloat16 or float32, or by another akhbar version, are decided the same way; the
+thresholds the package carries are recorded too. ``--score-only`` re-scores the packages already in
+``WORK/models`` without training. Results: ``OUT.json`` and ``OUT.md``.
 """
 
 from __future__ import annotations
@@ -70,17 +74,32 @@ def train(model: str, data: Path, work: Path, name: str, seed: int, extra: list[
     return work / "models" / name, time.perf_counter() - started
 
 
-def score(package: Path, test: Path) -> dict:
+def score(package: Path, validation: Path, tests: dict[str, Path]) -> dict:
+    """The package scored on each of ``tests`` in float32, its thresholds first re-tuned in float32 on
+    ``validation`` (the variant's own), so that every run is decided the same way whatever the precision it
+    trained in and the akhbar version that tuned its packaged thresholds (kept as ``package_thresholds``)."""
+    import dataclasses
+
     from akhbar import EventClassifier
     from akhbar.evaluation import evaluate, read_for
+    from akhbar.events import tune_thresholds
+    from akhbar.tasks.events import gold_matrix
 
     classifier = EventClassifier.from_pretrained(package, device="cpu", precision="float32")
-    articles, _ = read_for(classifier.settings, test)
-    report = evaluate(classifier, articles, data_name=str(test))
-    out = {"macro_f1": report["macro"]["f1"], "thresholds": report["thresholds"]}
-    for label in LABELS:
-        s = report["per_label"][label]
-        out[label] = {**s, "average_precision": report["precision_recall"].get(label, {}).get("average_precision")}
+    labels = classifier.settings.event_labels
+    articles, _ = read_for(classifier.settings, validation)
+    probs = classifier.scores([a["text"] for a in articles])
+    thresholds = tune_thresholds(probs, gold_matrix(articles, labels, multi_label=True), labels)
+    out = {"package_thresholds": classifier.settings.thresholds}
+    classifier.settings = dataclasses.replace(classifier.settings, thresholds=thresholds)
+    for name, test in tests.items():
+        articles, _ = read_for(classifier.settings, test)
+        report = evaluate(classifier, articles, data_name=str(test))
+        out[name] = {"macro_f1": report["macro"]["f1"], "thresholds": report["thresholds"]}
+        for label in LABELS:
+            s = report["per_label"][label]
+            ap = report["precision_recall"].get(label, {}).get("average_precision")
+            out[name][label] = {**s, "average_precision": ap}
     return out
 
 
@@ -104,9 +123,10 @@ def markdown(results: dict) -> str:
             prf = f"{100 * s['precision']:.1f} / {100 * s['recall']:.1f} / **{100 * s['f1']:.1f}**"
             cells.append(f"{prf} / {ap} ({s['support']})")
         macro, macro_all = run["judged_scoring"]["macro_f1"], run["all_judged_scoring"]["macro_f1"]
+        seconds = "—" if run["train_s"] is None else f"{run['train_s']:.0f}"
         lines.append(
             f"| {run['variant']} | {run['seed']} | {cells[0]} | {cells[1]} | {100 * macro:.1f} "
-            f"| {100 * macro_all:.1f} | {run['train_s']:.0f} |"
+            f"| {100 * macro_all:.1f} | {seconds} |"
         )
     lines.append("")
     for variant in ("before", "after"):
@@ -126,24 +146,37 @@ def main(argv=None) -> None:
     p.add_argument("--work", type=Path, required=True, help="folder for data, runs and packages")
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 43])
     p.add_argument("--train_args", default="", help="more train.py arguments for both variants, e.g. '--max_steps 5'")
+    p.add_argument("--score-only", action="store_true", help="score the packages already in WORK/models (no training)")
     args = p.parse_args(argv)
     data = prepare(args.gsr, args.work)
     extra = shlex.split(args.train_args)
     results = {"model": args.model, "seeds": args.seeds, "machine": machine(), "train_args": extra, "runs": []}
     test_judged, test_all = data["after"] / "test.jsonl", data["before"] / "test.jsonl"
     results["test_articles"] = len(test_judged.read_text(encoding="utf-8").splitlines())
+    earlier = {}
+    if args.score_only and args.out.with_suffix(".json").is_file():  # keep the training times measured then
+        earlier = json.loads(args.out.with_suffix(".json").read_text(encoding="utf-8"))
+        earlier = {(r["variant"], r["seed"]): r.get("train_s") for r in earlier["runs"]}
     for seed in args.seeds:
         for variant, folder in data.items():
             name = f"{variant}-s{seed}"
-            print(f"training {name} ...", file=sys.stderr, flush=True)
-            package, seconds = train(args.model, folder, args.work, name, seed, extra)
+            if args.score_only:
+                package, seconds = args.work / "models" / name, earlier.get((variant, seed))
+                if not (package / "manifest.json").is_file():
+                    print(f"{name}: no package in {package.parent}, skipped", file=sys.stderr)
+                    continue
+            else:
+                print(f"training {name} ...", file=sys.stderr, flush=True)
+                package, seconds = train(args.model, folder, args.work, name, seed, extra)
+            scored = score(package, folder / "validation.jsonl", {"judged": test_judged, "all_judged": test_all})
             results["runs"].append(
                 {
                     "variant": variant,
                     "seed": seed,
-                    "train_s": round(seconds, 1),
-                    "judged_scoring": score(package, test_judged),
-                    "all_judged_scoring": score(package, test_all),
+                    "train_s": None if seconds is None else round(seconds, 1),
+                    "package_thresholds": scored["package_thresholds"],
+                    "judged_scoring": scored["judged"],
+                    "all_judged_scoring": scored["all_judged"],
                 }
             )
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -209,3 +209,31 @@ def test_serve_load_smoke(random_packages, tmp_path):
     assert report["latency_s"]["p50"] <= report["latency_s"]["p99"] and report["server_rss_mib"]["max"] > 0
     assert report["server_exit_code_after_sigterm"] == 0 and report["machine"]["cpu_capability"]
     assert "| ratio to in-process |" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_events_baseline_on_sentences_written_for_it(tmp_path):
+    # bench/events_baseline.py on a prepared folder of our own sentences, where a word gives the event away:
+    # the TF-IDF model must find them (F1 1.0 on test), in both variants, with cross-validation run.
+    words = {"PROTEST": "تظاهر", "ASSAULT": "هاجم"}
+    fillers = ["المواطنون في المدينة", "الطلاب أمام الجامعة", "السكان قرب السوق", "العمال عند المصنع"]
+    data = tmp_path / "gsr"
+    data.mkdir()
+    for split, n in (("train", 80), ("validation", 40), ("test", 40)):
+        rows = []
+        for i in range(n):
+            label = ("PROTEST", "ASSAULT")[i % 2]
+            positive = (i // 2) % 2 == 0
+            verb = words[label] if positive else "اجتمع"
+            text = f"{verb} {fillers[i % 4]} يوم {i}"
+            rows.append({"id": f"{split}-{i}", "text": text, "events": [label] if positive else [], "judged": [label]})
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    out = tmp_path / "baseline"
+    command = [sys.executable, str(ROOT / "bench" / "events_baseline.py"), "--data", str(data), "--out", str(out)]
+    done = subprocess.run([*command, "--folds", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    for variant in ("before", "after"):
+        run = results["variants"][variant]
+        assert run["test"]["PROTEST"]["f1"] == run["test"]["ASSAULT"]["f1"] == 1.0, variant
+        assert run["test"]["PROTEST"]["support"] == 10 and run["cv"]["ASSAULT"]["pooled_oof"]["support"] == 30
+    assert "| after |" in out.with_suffix(".md").read_text(encoding="utf-8")

@@ -37,6 +37,10 @@ def test_thresholds_maximize_f1_and_decide_uses_them():
         [{"label": "B", "score": 0.65}],
     ]
     assert decide(probs, ["A", "B"], False, None)[3] == [{"label": "B", "score": 0.65}]
+    # A positive at 0.97496: rounding the candidate up (to 0.975) would put the positive under its own threshold.
+    probs, gold = np.array([[0.97496], [0.97496], [0.02]]), np.array([[1], [1], [0]])
+    (threshold,) = tune_thresholds(probs, gold, ["A"]).values()
+    assert threshold == 0.9749 and [len(d) for d in decide(probs, ["A"], True, {"A": threshold})] == [1, 1, 0]
 
 
 def sample_args(model, folder, **overrides):

@@ -108,7 +108,9 @@ def tune_thresholds(probs: np.ndarray, gold: np.ndarray, labels: Sequence[str]) 
             continue
         best_f1, best_t = -1.0, 0.5
         column = probs[judged, j]
-        for t in np.unique(np.round(column, 4)):
+        # Candidates rounded *down* to 4 decimals (readable in reports, and never above the probability they
+        # come from: a threshold rounded up would exclude the very sentences it was chosen to include).
+        for t in np.unique(np.floor(column * 10_000) / 10_000):
             predicted = column >= t
             tp = float((predicted & positives).sum())
             f1 = 2 * tp / (predicted.sum() + positives.sum())
