@@ -161,3 +161,15 @@ def test_a_published_checkpoint_serves(tmp_path):
     assert info["verified"] is False and info["manifest_sha256"] is None and info["evaluation"] is None
     assert info["preprocessing"] == "arabertv02" and info["labels"] == ["PERS", "LOC", "ORG", "MISC"]
     assert [r["entities"] for r in got] == expected and any(expected)
+
+
+def test_label_maps_are_checked(capsys):
+    from akhbar.inference.options import parse_label_map
+
+    assert parse_label_map(" PER=PERS, GPE=LOC,,LOC=LOC ") == {"PER": "PERS", "GPE": "LOC", "LOC": "LOC"}
+    for text, fault in (("PERS", "is not FROM=TO"), ("=PERS", "is not FROM=TO"), ("PER=PERS,PER=X", "mapped twice")):
+        with pytest.raises(ValueError, match=fault):
+            parse_label_map(text)
+        assert cli(["predict", "--model", str(LEGACY / "ner-sample"), "--label-map", text, "/dev/null"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and fault in err, err

@@ -72,13 +72,17 @@ def parse_label_map(text: str) -> dict[str, str]:
     """``"PER=PERS,ORG=ORG"`` (the CLI's ``--label-map``) as a mapping.
 
     Raises:
-        ValueError: an item that is not ``FROM=TO``.
+        ValueError: an item that is not ``FROM=TO``; a label mapped to two names.
     """
     out = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         source, sep, target = item.partition("=")
         if not sep or not source.strip() or not target.strip():
             raise ValueError(f"--label-map: {item!r} is not FROM=TO (e.g. PER=PERS,LOC=LOC)")
+        if source.strip() in out and out[source.strip()] != target.strip():
+            raise ValueError(
+                f"--label-map: {source.strip()!r} is mapped twice (to {out[source.strip()]!r} and {target.strip()!r})"
+            )
         out[source.strip()] = target.strip()
     return out
 
