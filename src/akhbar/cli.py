@@ -535,10 +535,19 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from .corpora import prepare_ant, prepare_gsr
+    from .corpora import prepare_ant, prepare_gsr, prepare_gsr_arguments
 
     if args.corpus == "gsr":
         report = prepare_gsr(args.input, args.output, seed=args.seed, ambiguous=args.ambiguous)
+    elif args.corpus == "gsr-arguments":
+        report = prepare_gsr_arguments(args.input, args.output, seed=args.seed, policy=args.policy)
+        aligned = report["alignment"]
+        print(
+            f"{report['token_lists']} token lists in {report['variants']} variants: {aligned['exact']} exact, "
+            f"{aligned['normalized']} after normalization, {aligned['discontiguous']} discontiguous, "
+            f"{aligned['missing']} missing; {report['sentences']} sentences kept ({report['policy']} variant), "
+            f"{report['sentences_without_usable_variant']} without a usable variant"
+        )
     else:
         report = prepare_ant(args.input, args.output, seed=args.seed, skip_invalid=args.skip_invalid)
         if report["skipped"]:
@@ -638,8 +647,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p)
     _add_write_options(p, predictions=True)
     p.set_defaults(func=_predict)
-    p = sub.add_parser("prepare", help="convert a public corpus (gsr, ant) into native JSONL splits")
-    p.add_argument("corpus", choices=["gsr", "ant"], help="gsr: arabic_event_gsr; ant: ANT Corpus v1.1")
+    p = sub.add_parser("prepare", help="convert a public corpus (gsr, gsr-arguments, ant) into native JSONL splits")
+    p.add_argument(
+        "corpus",
+        choices=["gsr", "gsr-arguments", "ant"],
+        help="gsr: arabic_event_gsr events; gsr-arguments: its argument spans (*_spans.json); ant: ANT Corpus v1.1",
+    )
     p.add_argument("--input", required=True, help="the corpus folder")
     p.add_argument("--output", required=True, help="folder for train/validation/test.jsonl")
     p.add_argument("--seed", type=int, default=13, help="split seed (default 13)")
@@ -648,6 +661,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["exclude", "positive", "negative"],
         default="exclude",
         help="gsr: what an 'ambiguous' judgement becomes (default: exclude the sentence)",
+    )
+    p.add_argument(
+        "--policy",
+        choices=["consensus", "first"],
+        default="consensus",
+        help="gsr-arguments: which annotator variant a sentence takes (default: the one closest to the others)",
     )
     p.add_argument("--skip-invalid", action="store_true", help="ant: skip (and list) files with an empty text")
     p.set_defaults(func=_prepare)
