@@ -32,6 +32,10 @@ def tasks() -> dict[str, Task]:
         for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
             if module.name not in _HELPERS:
                 importlib.import_module(f"{__name__}.{module.name}")
+        # A task module that imports another (arguments builds on ner) registers that one first: sort by name.
+        ordered = sorted(_REGISTRY.items())
+        _REGISTRY.clear()
+        _REGISTRY.update(ordered)
     return _REGISTRY
 
 
