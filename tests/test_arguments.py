@@ -116,3 +116,63 @@ def test_argument_data_is_checked(tmp_path, tiny_model_dir, lines, config, messa
     args += ["--output_dir", str(tmp_path / "run"), "--package_dir", str(tmp_path / "models")]
     with pytest.raises(ValueError, match=message):
         train(args)
+
+
+# Written for this test: a long article whose protest is reported in its third sentence, far from the start.
+ARTICLE = (
+    "افتتح وزير الثقافة صباح اليوم معرض الكتاب في دورته الجديدة بحضور عدد من الكتاب والناشرين.\n"
+    + "وقال الوزير في كلمته إن المعرض يضم أكثر من ألف دار نشر من عشرين بلدا. " * 20
+    + "وفي المساء تظاهر مئات الطلاب أمام مبنى الوزارة احتجاجا على رفع الرسوم الجامعية! "
+    "وتستمر فعاليات المعرض حتى نهاية الشهر المقبل."
+)
+
+
+def test_the_analyzer_gives_each_event_its_arguments_in_the_article(argument_package, random_packages, monkeypatch):
+    import dataclasses
+
+    import numpy as np
+    from conftest import ROOT
+
+    from akhbar.inference import (
+        Analyzer,
+        ArgumentTagger,
+        EventClassifier,
+        NerTagger,
+        SentenceEventClassifier,
+        load_package,
+    )
+
+    def scores(self, texts, show_progress=False, words=None):  # the protest sentence, and only it
+        rows = np.full((len(texts), len(self.settings.event_labels)), 0.1)
+        rows[["تظاهر" in t for t in texts], self.settings.event_labels.index("PROTEST")] = 0.9
+        return rows
+
+    monkeypatch.setattr(EventClassifier, "scores", scores)
+    directory, settings = load_package(ROOT / "tests" / "data" / "legacy" / "events-sample")
+    thresholds = dict.fromkeys(settings.event_labels, 0.5)
+    settings = dataclasses.replace(settings, task="sentence_events", thresholds=thresholds)
+    events = SentenceEventClassifier.from_verified(directory, settings, verified=False)
+    ner = NerTagger.from_pretrained(random_packages[0], precision="float32")
+    arguments = ArgumentTagger.from_pretrained(argument_package, precision="float32")
+    (result,) = Analyzer(ner, events, arguments).predict([ARTICLE])
+    (protest,) = result["events"]
+    (evidence,) = protest["evidence"]
+    sentence = ARTICLE[evidence["start"] : evidence["end"]]
+    assert sentence.startswith("وفي المساء تظاهر") and evidence["start"] > 1000
+    assert protest["arguments"], "the random head tags some words of the sentence"
+    (direct,) = arguments.predict([sentence], events=[["PROTEST"]])
+    shift = evidence["start"]
+    assert [(a["role"], a["start"] - shift, a["end"] - shift) for a in protest["arguments"]] == [
+        (a["label"], a["start"], a["end"]) for a in direct
+    ]
+    for a in protest["arguments"]:
+        assert ARTICLE[a["start"] : a["end"]] == a["text"] and shift <= a["start"] < a["end"] <= evidence["end"]
+        assert set(a) == {"role", "start", "end", "text", "score"}
+    assert Analyzer(ner, events, arguments).predict(["", "نص بلا حدث."]) == [
+        {"entities": [], "events": []},
+        {"entities": ner.predict(["نص بلا حدث."])[0], "events": []},
+    ]
+    # An article-level event model has no sentences to read.
+    article_level = EventClassifier.from_verified(directory, load_package(directory)[1])
+    with pytest.raises(ValueError, match="only a sentence event model gives; this event model is a 'events' model"):
+        Analyzer(ner, article_level, arguments)

@@ -475,8 +475,9 @@ def _predict(args: argparse.Namespace) -> None:
 def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
-    analyzer = Analyzer.from_pretrained(args.ner, args.events, _load_options(args))
-    _emit(args, analyzer.predict, [args.ner, args.events], lambda result: result)
+    analyzer = Analyzer.from_pretrained(args.ner, args.events, _load_options(args), arguments=args.arguments)
+    packages = [args.ner, args.events] + ([args.arguments] if args.arguments else [])
+    _emit(args, analyzer.predict, packages, lambda result: result)
 
 
 def _emit(args: argparse.Namespace, predict: Callable, packages: list, fields: Callable[[object], dict]) -> None:
@@ -674,6 +675,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="entities and events of each article (JSON Lines out)")
     p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
     p.add_argument("--events", required=True, help="packaged event model folder (or hub id)")
+    p.add_argument(
+        "--arguments",
+        help="packaged argument model (task arguments): each event's source, trigger and target in its evidence "
+        "sentences (needs a sentence event model for --events)",
+    )
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
     _add_run_options(p)
     _add_input_options(p)
