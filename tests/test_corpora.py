@@ -224,6 +224,21 @@ def test_gsr_arguments_policy_counts_and_offsets(tmp_path):
     assert json.loads((tmp_path / "out" / "prepare_report.json").read_text(encoding="utf-8"))["policy"] == "consensus"
 
 
+def test_prepare_gsr_arguments_command(tmp_path, capsys):
+    from akhbar.cli import main as cli
+
+    record = span_record("p1", "اعتصم مئات المعلمين أمام الوزارة", (["مئات", "المعلمين"], ["اعتصم"], ["الوزارة"]))
+    write_spans(tmp_path / "gsr", [dict(record, _id=f"p{i}") for i in range(10)], [])
+    args = ["prepare", "gsr-arguments", "--input", str(tmp_path / "gsr"), "--output", str(tmp_path / "out")]
+    assert cli([*args, "--policy", "first"]) == 0
+    out = capsys.readouterr().out
+    assert "30 token lists in 10 variants: 30 exact, 0 after normalization" in out
+    assert "10 sentences kept (first variant), 0 without a usable variant" in out
+    (tmp_path / "gsr" / "assault_spans.json").write_text('{"not": "a list"}', encoding="utf-8")
+    assert cli(args) == 2
+    assert "assault_spans.json: expected a JSON list of records, found dict" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("record", "fault"),
     [
