@@ -40,6 +40,7 @@ class ArgumentTagger(NerTagger):
         texts: Sequence[str],
         show_progress: bool = False,
         words: Sequence[Words] | None = None,
+        *,
         events: Sequence[str] | None = None,
     ) -> list[TaggedText]:
         """Words, role tags and their probabilities of each text read for its event (``events``, one per text;
@@ -52,6 +53,7 @@ class ArgumentTagger(NerTagger):
         self,
         texts: str | Iterable[str],
         show_progress: bool = False,
+        *,
         events: Sequence[Sequence[str]] | None = None,
     ) -> list[list[dict]]:
         """Arguments of each text as ``{"event", "label", "start", "end", "text", "score"}`` (``label``: the
