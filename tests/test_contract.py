@@ -32,6 +32,13 @@ def test_every_task_fills_the_contract():
         get_task("pos")
 
 
+def test_importing_one_task_module_first_still_registers_every_task():
+    code = "import akhbar.tasks.ner; from akhbar.tasks import task_names; print(' '.join(task_names()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == TASKS
+
+
 def test_cards_and_reports_render_without_torch():
     # Rendering a model card (and the report it quotes) needs no torch: a registry of light task modules.
     code = (
