@@ -188,9 +188,9 @@ def token_occurrences(text: str, tokens: list[str]) -> tuple[str, list[tuple[int
 
     ``how`` is ``exact`` (the tokens joined by single spaces are a run of whole words of the text),
     ``normalized`` (they follow each other with only spaces or punctuation between them: the annotation
-    tool split punctuation off words, ``«``, ``(``, ``.`` of ``سي . آي . ايه``, and punctuation tokens
+    tool split punctuation off words, ``«``, ``(``, ``.`` of ``س . ع``, and punctuation tokens
     may be missing or extra), ``discontiguous`` (every token is in the text, but other words come between
-    them: ``لم يتورع ... عن احراق``), or ``missing`` (a token is no whole word of the text). ``spans``
+    them: ``لم يتردد ... عن التظاهر``), or ``missing`` (a token is no whole word of the text). ``spans``
     are the character ranges of every place it sits (whole words at both ends, punctuation trimmed off the
     edges), empty unless exact or normalized.
     """
