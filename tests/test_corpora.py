@@ -157,19 +157,19 @@ def write_spans(folder, protest, assault):
 def test_token_lists_align_exactly_after_normalization_or_not():
     from akhbar.corpora import token_occurrences
 
-    text = "وقال إن «سيارة مفخخة» انفجرت قرب مقر الشرطة في بلدة (س . ع) شمال المدينة."
-    how, places = token_occurrences(text, ["انفجرت", "قرب"])
-    assert how == "exact" and [text[a:b] for a, b in places] == ["انفجرت قرب"]
-    # The tool split punctuation off: «سيارة مفخخة» is found with its quotes trimmed off the span.
-    how, places = token_occurrences(text, ["«", "سيارة", "مفخخة", "»"])
-    assert how == "normalized" and [text[a:b] for a, b in places] == ["سيارة مفخخة"]
+    text = "وأفاد شهود بأن «شاحنة محملة» اصطدمت قرب مبنى البلدية في قرية (س . ع) شمال المدينة."
+    how, places = token_occurrences(text, ["اصطدمت", "قرب"])
+    assert how == "exact" and [text[a:b] for a, b in places] == ["اصطدمت قرب"]
+    # The tool split punctuation off: «شاحنة محملة» is found with its quotes trimmed off the span.
+    how, places = token_occurrences(text, ["«", "شاحنة", "محملة", "»"])
+    assert how == "normalized" and [text[a:b] for a, b in places] == ["شاحنة محملة"]
     how, places = token_occurrences(text, ["س", ".", "ع"])
     assert how == "normalized" and [text[a:b] for a, b in places] == ["س . ع"]
-    assert token_occurrences(text, ["سيارة", "انفجرت"]) == ("discontiguous", [])
+    assert token_occurrences(text, ["شاحنة", "اصطدمت"]) == ("discontiguous", [])
     assert token_occurrences(text, ["طائرة"]) == ("missing", [])
     assert token_occurrences(text, ["مدينة"]) == ("missing", [])  # only inside another word: not a place
     # A word twice: both places, for the roles to choose from.
-    assert token_occurrences("الشرطة قرب الشرطة", ["الشرطة"]) == ("exact", [(0, 6), (11, 17)])
+    assert token_occurrences("البلدية قرب البلدية", ["البلدية"]) == ("exact", [(0, 7), (12, 19)])
 
 
 def test_gsr_arguments_policy_counts_and_offsets(tmp_path):
