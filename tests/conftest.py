@@ -70,10 +70,12 @@ def train_args(config: str, model, folder: Path, data: Path = SAMPLE, **override
 
 
 EVENTS = ["PROTEST", "ASSAULT", "ARREST", "ELECTION", "AIRSTRIKE"]
+ROLES = ["SOURCE", "TRIGGER", "TARGET"]
 
 
 def random_head_package(tiny_model, folder: Path, task: str = "ner", std: float = 0.5) -> Path:
-    """A package over the tiny encoder with a seeded random head, without training, in ``folder/models``.
+    """A package over the tiny encoder with a seeded random head, without training, in ``folder/models``
+    (``task``: ner, events or arguments).
 
     The head is drawn large enough that many words get entity tags (NER) and labels clear their thresholds
     (events): a tiny model trained for a few steps tags every word O (so did 15, 30 and 45 steps, and 12 steps
@@ -89,9 +91,10 @@ def random_head_package(tiny_model, folder: Path, task: str = "ner", std: float 
     from akhbar.preprocessing import PreprocessingConfig
     from akhbar.settings import PackageSettings
 
-    schema = ["PERS", "LOC", "ORG", "MISC"]
-    labels = bio_labels(schema) if task == "ner" else EVENTS
-    model_class = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
+    tagger = task in ("ner", "arguments")  # a token classifier: entity types, or roles read for an event type
+    schema = ROLES if task == "arguments" else ["PERS", "LOC", "ORG", "MISC"]
+    labels = bio_labels(schema) if tagger else EVENTS
+    model_class = AutoModelForTokenClassification if tagger else AutoModelForSequenceClassification
     torch.manual_seed(0)
     model = model_class.from_pretrained(
         tiny_model,
@@ -106,7 +109,7 @@ def random_head_package(tiny_model, folder: Path, task: str = "ner", std: float 
     AutoTokenizer.from_pretrained(tiny_model).save_pretrained(run)
     settings = PackageSettings(
         task=task,
-        entity_labels=schema if task == "ner" else [],
+        entity_labels=schema if tagger else [],
         preprocessing=PreprocessingConfig.from_preset("arabertv02"),
         max_length=64,
         stride=16,
@@ -114,11 +117,12 @@ def random_head_package(tiny_model, folder: Path, task: str = "ner", std: float 
         akhbar_version=__version__,
         event_labels=[] if task == "ner" else EVENTS,
         multi_label=task == "events",
-        thresholds=None if task == "ner" else dict.fromkeys(EVENTS, 0.5),
+        thresholds=None if tagger else dict.fromkeys(EVENTS, 0.5),
     )
     settings.save(run)
-    name = "ner-sample" if task == "ner" else "events-sample"
-    return package_run(run, folder / "models" / name, data_file=str(SAMPLE / "test.jsonl"), show_progress=False)
+    name = f"{task}-sample"
+    data = SAMPLE / "arguments" if task == "arguments" else SAMPLE
+    return package_run(run, folder / "models" / name, data_file=str(data / "test.jsonl"), show_progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,11 @@ test does for its models). Packages built before the task refactor still load an
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import ROOT, SAMPLE, train_args
 
 from akhbar.tasks import Task, get_task, task_names
@@ -19,15 +21,22 @@ LEGACY = ROOT / "tests" / "data" / "legacy"
 
 
 def test_every_task_fills_the_contract():
-    assert {"ner", "events", "sentence_events"} <= set(TASKS)
+    assert {"ner", "events", "sentence_events", "arguments"} <= set(TASKS)
     for name in TASKS:
         task = get_task(name)
         assert isinstance(task, Task) and task.name == name
         for attribute in ("best_metric", "prediction_unit", "pipeline_tag", "card_tags", "model_index_task"):
             assert getattr(task, attribute), (name, attribute)
         assert (ROOT / task.example_config).is_file()
-    with pytest.raises(ValueError, match="unknown task 'pos'; choose one of events, ner, sentence_events"):
+    with pytest.raises(ValueError, match="unknown task 'pos'; choose one of arguments, events, ner, sentence_events"):
         get_task("pos")
+
+
+def test_importing_one_task_module_first_still_registers_every_task():
+    code = "import akhbar.tasks.ner; from akhbar.tasks import task_names; print(' '.join(task_names()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == TASKS
 
 
 def test_cards_and_reports_render_without_torch():
@@ -70,7 +79,9 @@ def test_train_package_load_predict_evaluate_export(name, tiny_model_dir, tmp_pa
 
     task = get_task(name)
     config = ROOT / task.example_config
-    train(train_args(config.name, tiny_model_dir, tmp_path, max_steps=8, early_stopping_patience=1000))
+    # The example config's data folder: the sample articles, or a task's own sample (data/sample/arguments).
+    data = ROOT / Path(yaml.safe_load(config.read_text(encoding="utf-8"))["test_file"]).parent
+    train(train_args(config.name, tiny_model_dir, tmp_path, data, max_steps=8, early_stopping_patience=1000))
     package = next((tmp_path / "models").iterdir())
     directory, settings = load_package(package)
     assert settings.task == name
@@ -88,8 +99,8 @@ def test_train_package_load_predict_evaluate_export(name, tiny_model_dir, tmp_pa
     check_predictions(texts, predictor.predict(texts))
 
     # Evaluating the package again reproduces the report packaged with it.
-    articles, _ = read_for(settings, SAMPLE / "test.jsonl")
-    report = evaluate(predictor, articles, data_name=str(SAMPLE / "test.jsonl"))
+    articles, _ = read_for(settings, data / "test.jsonl")
+    report = evaluate(predictor, articles, data_name=str(data / "test.jsonl"))
     packaged = json.loads((package / "eval_report.json").read_text(encoding="utf-8"))
     report["data"]["split"], report["data"]["skipped_records"] = "test", 0
     assert report == packaged

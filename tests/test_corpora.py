@@ -121,3 +121,159 @@ def test_prepare_report_is_json(tmp_path):
     prepare_gsr(tmp_path / "gsr", tmp_path / "out")
     report = json.loads((tmp_path / "out" / "prepare_report.json").read_text(encoding="utf-8"))
     assert report["seed"] == 13 and report["mapping"]["ambiguous"] == "exclude"
+
+
+# --- argument spans (our own sentences, in the shape of arabic_event_gsr's *_spans.json) ----------------------
+
+
+def span_record(rid, text, *variants, event="PROTEST"):
+    return {
+        "_id": rid,
+        "source": "fixture",
+        "text": text,
+        "event_type": event,
+        "spans": [
+            {
+                "source_actor": s,
+                "verb": v,
+                "target_actor": t,
+                "source_role": {"main": "LBN", "role": "EDU"} if s else {},
+                "target_role": {},
+            }
+            for s, v, t in variants
+        ],
+        "source_gold": "",
+        "verb_gold": "",
+        "target_gold": "",
+    }
+
+
+def write_spans(folder, protest, assault):
+    folder.mkdir()
+    for name, records in (("protest_spans.json", protest), ("assault_spans.json", assault)):
+        (folder / name).write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+
+
+def test_token_lists_align_exactly_after_normalization_or_not():
+    from akhbar.corpora import token_occurrences
+
+    text = "وأفاد شهود بأن «شاحنة محملة» اصطدمت قرب مبنى البلدية في قرية (س . ع) شمال المدينة."
+    how, places = token_occurrences(text, ["اصطدمت", "قرب"])
+    assert how == "exact" and [text[a:b] for a, b in places] == ["اصطدمت قرب"]
+    # The tool split punctuation off: «شاحنة محملة» is found with its quotes trimmed off the span.
+    how, places = token_occurrences(text, ["«", "شاحنة", "محملة", "»"])
+    assert how == "normalized" and [text[a:b] for a, b in places] == ["شاحنة محملة"]
+    how, places = token_occurrences(text, ["س", ".", "ع"])
+    assert how == "normalized" and [text[a:b] for a, b in places] == ["س . ع"]
+    assert token_occurrences(text, ["شاحنة", "اصطدمت"]) == ("discontiguous", [])
+    assert token_occurrences(text, ["طائرة"]) == ("missing", [])
+    assert token_occurrences(text, ["مدينة"]) == ("missing", [])  # only inside another word: not a place
+    # A word twice: both places, for the roles to choose from.
+    assert token_occurrences("البلدية قرب البلدية", ["البلدية"]) == ("exact", [(0, 7), (12, 19)])
+
+
+def test_gsr_arguments_policy_counts_and_offsets(tmp_path):
+    from akhbar.corpora import gsr_argument_articles, prepare_gsr_arguments
+
+    sit_in = "اعتصم مئات المعلمين أمام مقر وزارة التربية احتجاجاً على تأخر الرواتب."
+    protest = [
+        span_record(
+            "p1",
+            sit_in,
+            (["المعلمين"], ["اعتصم"], []),  # the odd one out
+            (["مئات", "المعلمين"], ["اعتصم"], ["وزارة", "التربية"]),  # the closest to the others
+            (["مئات", "المعلمين"], ["اعتصم"], ["مقر", "وزارة", "التربية"]),
+            (["مئات", "المعلمين"], ["اعتصم", "أمام"], []),  # a discontiguous verb: not usable
+        ),
+        # Only a discontiguous verb: no usable variant, counted and left out.
+        span_record("p2", "لم يتردد الطلاب عن التظاهر أمس", (["الطلاب"], ["لم", "يتردد", "عن"], [])),
+    ]
+    assault = [
+        span_record(
+            "a1",
+            "هاجم مسلحون «نقطة تفتيش» للجيش فجر اليوم",
+            ([], ["هاجم"], ["«", "نقطة", "تفتيش", "»"]),
+            event="ASSAULT",
+        )
+    ]
+    write_spans(tmp_path / "gsr", protest, assault)
+    articles, report = gsr_argument_articles(tmp_path / "gsr")
+    assert report["records"] == {"PROTEST": 2, "ASSAULT": 1} and report["variants"] == 6
+    assert report["alignment"] == {"exact": 11, "normalized": 1, "discontiguous": 2, "missing": 0}
+    assert report["sentences"] == 2 and report["sentences_without_usable_variant"] == 1
+    by_id = {a["id"]: a for a in articles}
+    first = by_id["protest-p1"]
+    # consensus: of the usable variants 0-2, variant 1 overlaps the other two most.
+    assert first["meta"]["variant"] == 1 and first["events"] == ["PROTEST"]
+    assert [(sit_in[e["start"] : e["end"]], e["label"]) for e in first["entities"]] == [
+        ("اعتصم", "TRIGGER"),
+        ("مئات المعلمين", "SOURCE"),
+        ("وزارة التربية", "TARGET"),
+    ]
+    target = by_id["assault-a1"]["entities"][1]
+    assert by_id["assault-a1"]["text"][target["start"] : target["end"]] == "نقطة تفتيش"
+    firsts, _ = gsr_argument_articles(tmp_path / "gsr", policy="first")
+    assert {a["id"]: a["meta"]["variant"] for a in firsts}["protest-p1"] == 0
+
+    # Ten copies per event type for a stratified split; the files read back as valid articles.
+    copies = [[dict(r, _id=f"{r['_id']}-{i}") for i in range(10) for r in records] for records in (protest, assault)]
+    write_spans(tmp_path / "many", *copies)
+    report = prepare_gsr_arguments(tmp_path / "many", tmp_path / "out")
+    kept = [a for name in ("train", "validation", "test") for a in read_split(tmp_path / "out", name)]
+    assert len(kept) == report["sentences"] == 20 and report["splits"]["test"]["articles"] == 4
+    assert json.loads((tmp_path / "out" / "prepare_report.json").read_text(encoding="utf-8"))["policy"] == "consensus"
+
+
+def test_prepare_gsr_arguments_command(tmp_path, capsys):
+    from akhbar.cli import main as cli
+
+    record = span_record("p1", "اعتصم مئات المعلمين أمام الوزارة", (["مئات", "المعلمين"], ["اعتصم"], ["الوزارة"]))
+    write_spans(tmp_path / "gsr", [dict(record, _id=f"p{i}") for i in range(10)], [])
+    args = ["prepare", "gsr-arguments", "--input", str(tmp_path / "gsr"), "--output", str(tmp_path / "out")]
+    assert cli([*args, "--policy", "first"]) == 0
+    out = capsys.readouterr().out
+    assert "30 token lists in 10 variants: 30 exact, 0 after normalization" in out
+    assert "10 sentences kept (first variant), 0 without a usable variant" in out
+    (tmp_path / "gsr" / "assault_spans.json").write_text('{"not": "a list"}', encoding="utf-8")
+    assert cli(args) == 2
+    assert "assault_spans.json: expected a JSON list of records, found dict" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("record", "fault"),
+    [
+        ({"_id": "x", "text": "نص", "spans": "none"}, r"record 0 \(_id 'x'\): 'spans' must be a list of variants"),
+        (
+            {"_id": "x", "text": "نص", "spans": [{"verb": "هاجم"}]},
+            r"record 0 \(_id 'x'\): spans\[0\]\.verb must be a list of token strings, found 'هاجم'",
+        ),
+        ({"_id": "x", "text": "", "spans": []}, r"record 0 \(_id 'x'\): 'text' must be a non-empty string"),
+        (
+            {"_id": "x", "text": "نص", "spans": [], "event_type": "ASSAULT"},
+            r"record 0 \(_id 'x'\): event_type 'ASSAULT' in the PROTEST file",
+        ),
+    ],
+)
+def test_gsr_arguments_bad_records_name_file_record_fault(tmp_path, record, fault):
+    from akhbar.corpora import gsr_argument_articles
+
+    write_spans(tmp_path / "gsr", [record], [])
+    with pytest.raises(ValueError, match=r"protest_spans\.json: " + fault):
+        gsr_argument_articles(tmp_path / "gsr")
+    with pytest.raises(ValueError, match="policy must be one of consensus, first, found 'vote'"):
+        gsr_argument_articles(tmp_path / "gsr", policy="vote")
+
+
+@needs_gsr
+def test_gsr_arguments_real_corpus_counts_add_up(tmp_path):
+    from akhbar.corpora import prepare_gsr_arguments
+
+    report = prepare_gsr_arguments(GSR, tmp_path / "out")
+    aligned = report["alignment"]
+    assert sum(aligned.values()) == report["token_lists"]
+    assert (
+        report["variants_usable"] + report["variants_unaligned"] + report["variants_roles_overlap"]
+        == (report["variants"])
+    )
+    assert report["sentences"] + report["sentences_without_usable_variant"] == sum(report["records"].values())
+    assert sum(s["articles"] for s in report["splits"].values()) == report["sentences"]

@@ -8,6 +8,8 @@ def test_tiny_tokenizer_knows_arabic_words(tiny_tokenizer):
     tokens = tiny_tokenizer.tokenize("أعلنت الحكومة في بيروت")
     assert "[UNK]" not in tokens
     assert tokens[0].startswith("أ")  # no lowercasing: hamza survives (BERT's lowercasing maps أ to ا)
+    # The sample's event labels too: an argument model reads them as text.
+    assert "[UNK]" not in tiny_tokenizer.tokenize("PROTEST ASSAULT ARREST ELECTION AIRSTRIKE")
 
 
 def test_tiny_tokenizer_is_fast_with_offsets():

@@ -475,8 +475,9 @@ def _predict(args: argparse.Namespace) -> None:
 def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
-    analyzer = Analyzer.from_pretrained(args.ner, args.events, _load_options(args))
-    _emit(args, analyzer.predict, [args.ner, args.events], lambda result: result)
+    analyzer = Analyzer.from_pretrained(args.ner, args.events, _load_options(args), arguments=args.arguments)
+    packages = [args.ner, args.events] + ([args.arguments] if args.arguments else [])
+    _emit(args, analyzer.predict, packages, lambda result: result)
 
 
 def _emit(args: argparse.Namespace, predict: Callable, packages: list, fields: Callable[[object], dict]) -> None:
@@ -535,10 +536,19 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from .corpora import prepare_ant, prepare_gsr
+    from .corpora import prepare_ant, prepare_gsr, prepare_gsr_arguments
 
     if args.corpus == "gsr":
         report = prepare_gsr(args.input, args.output, seed=args.seed, ambiguous=args.ambiguous)
+    elif args.corpus == "gsr-arguments":
+        report = prepare_gsr_arguments(args.input, args.output, seed=args.seed, policy=args.policy)
+        aligned = report["alignment"]
+        print(
+            f"{report['token_lists']} token lists in {report['variants']} variants: {aligned['exact']} exact, "
+            f"{aligned['normalized']} after normalization, {aligned['discontiguous']} discontiguous, "
+            f"{aligned['missing']} missing; {report['sentences']} sentences kept ({report['policy']} variant), "
+            f"{report['sentences_without_usable_variant']} without a usable variant"
+        )
     else:
         report = prepare_ant(args.input, args.output, seed=args.seed, skip_invalid=args.skip_invalid)
         if report["skipped"]:
@@ -638,8 +648,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p)
     _add_write_options(p, predictions=True)
     p.set_defaults(func=_predict)
-    p = sub.add_parser("prepare", help="convert a public corpus (gsr, ant) into native JSONL splits")
-    p.add_argument("corpus", choices=["gsr", "ant"], help="gsr: arabic_event_gsr; ant: ANT Corpus v1.1")
+    p = sub.add_parser("prepare", help="convert a public corpus (gsr, gsr-arguments, ant) into native JSONL splits")
+    p.add_argument(
+        "corpus",
+        choices=["gsr", "gsr-arguments", "ant"],
+        help="gsr: arabic_event_gsr events; gsr-arguments: its argument spans (*_spans.json); ant: ANT Corpus v1.1",
+    )
     p.add_argument("--input", required=True, help="the corpus folder")
     p.add_argument("--output", required=True, help="folder for train/validation/test.jsonl")
     p.add_argument("--seed", type=int, default=13, help="split seed (default 13)")
@@ -649,12 +663,23 @@ def build_parser() -> argparse.ArgumentParser:
         default="exclude",
         help="gsr: what an 'ambiguous' judgement becomes (default: exclude the sentence)",
     )
+    p.add_argument(
+        "--policy",
+        choices=["consensus", "first"],
+        default="consensus",
+        help="gsr-arguments: which annotator variant a sentence takes (default: the one closest to the others)",
+    )
     p.add_argument("--skip-invalid", action="store_true", help="ant: skip (and list) files with an empty text")
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("analyze", help="entities and events of each article (JSON Lines out)")
     p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
     p.add_argument("--events", required=True, help="packaged event model folder (or hub id)")
+    p.add_argument(
+        "--arguments",
+        help="packaged argument model (task arguments): each event's source, trigger and target in its evidence "
+        "sentences (needs a sentence event model for --events)",
+    )
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
     _add_run_options(p)
     _add_input_options(p)

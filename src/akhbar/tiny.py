@@ -26,12 +26,18 @@ Hugging Face hub. **It is useless for quality**: fine-tune a real pretrained enc
 
 
 def read_texts(paths: Iterable[str | Path]) -> list[str]:
-    """The ``text`` field of every line of the given JSON Lines files."""
-    texts = []
+    """The ``text`` field of every line of the given JSON Lines files, and a last line of the event labels they
+    carry: an argument model reads the event type as text (``[CLS] PROTEST [SEP] ...``), so the vocabulary
+    must spell the labels."""
+    texts, labels = [], {}
     for path in paths:
         with Path(path).open(encoding="utf-8") as f:
-            texts += [json.loads(line)["text"] for line in f if line.strip()]
-    return texts
+            for line in f:
+                if line.strip():
+                    record = json.loads(line)
+                    texts.append(record["text"])
+                    labels.update(dict.fromkeys(record.get("events", [])))
+    return texts + ([" ".join(labels)] if labels else [])
 
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> BertTokenizerFast:

@@ -88,23 +88,27 @@ class EncodedArticle:
     token_word: list[list[int]]  # per window, per token: the word it belongs to, or -1 (special tokens)
 
 
-def encode_words(tokenizer, words: Words, max_length: int, stride: int) -> EncodedArticle:
+def encode_words(tokenizer, words: Words, max_length: int, stride: int, marker: Sequence[int] = ()) -> EncodedArticle:
     """Tokenize normalized words into overlapping windows (``max_length`` tokens with specials).
+
+    ``marker``: token ids every window carries right after its first special token (``[CLS] marker ...``),
+    belonging to no word: what a model conditioned on something besides the text reads it from (the event
+    type of :mod:`akhbar.tasks.arguments`, see :func:`marker_ids`). The windows are shorter by its length.
 
     Raises:
         ValueError: ``stride`` leaves no room for new tokens in a window.
     """
-    specials = tokenizer.num_special_tokens_to_add()
+    specials = tokenizer.num_special_tokens_to_add() + len(marker)
     if not 0 <= stride < max_length - specials:
         raise ValueError(
-            f"stride {stride} must be at least 0 and below max_length - {specials} special tokens "
+            f"stride {stride} must be at least 0 and below max_length - {specials} special and marker tokens "
             f"= {max_length - specials}, so that each window adds new tokens"
         )
     text = words.mapped.text
     encoding = tokenizer(
         text,
         truncation=True,
-        max_length=max_length,
+        max_length=max_length - len(marker),
         stride=stride,
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
@@ -134,12 +138,57 @@ def encode_words(tokenizer, words: Words, max_length: int, stride: int) -> Encod
                         seen.add(w)
             index.append(w)
             owner.append(o)
-        windows.input_ids.append(list(encoding["input_ids"][k]))
+        ids = list(encoding["input_ids"][k])
+        if marker:
+            ids = ids[:1] + list(marker) + ids[1:]
+            index = index[:1] + [-1] * len(marker) + index[1:]
+            owner = owner[:1] + [-1] * len(marker) + owner[1:]
+        windows.input_ids.append(ids)
         windows.word_index.append(index)
         windows.token_word.append(owner)
         windows.cut_left.append(k > 0)
         windows.cut_right.append(k < n - 1)
     return windows
+
+
+def marker_ids(tokenizer, text: str) -> list[int]:
+    """The ids of a marker for :func:`encode_words`: ``text``'s tokens and a separator, so that a window reads
+    ``[CLS] text [SEP] words ... [SEP]`` as a BERT sentence pair does.
+
+    Raises:
+        ValueError: the tokenizer adds no special token at the start of a text (the marker goes after it), or has
+            no separator token.
+    """
+    probe = tokenizer("a")["input_ids"]
+    separator = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    if not probe or probe[0] not in tokenizer.all_special_ids or separator is None:
+        raise ValueError(
+            f"{type(tokenizer).__name__} starts a text with no special token or has no separator; a marker "
+            "(the event type) needs [CLS]-style and [SEP]-style tokens"
+        )
+    return tokenizer(text, add_special_tokens=False)["input_ids"] + [separator]
+
+
+def event_markers(tokenizer, events: Sequence[str]) -> dict[str, list[int]]:
+    """The marker ids of each event type (:func:`marker_ids`), checked to tell the types apart.
+
+    Raises:
+        ValueError: the tokenizer reads an event type as unknown tokens, or two types as the same tokens: the
+            model could not tell them apart.
+    """
+    markers = {event: marker_ids(tokenizer, event) for event in events}
+    unknown = [e for e, ids in markers.items() if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids]
+    by_ids: dict[tuple[int, ...], list[str]] = {}
+    for event, ids in markers.items():
+        by_ids.setdefault(tuple(ids), []).append(event)
+    same = next((events for events in by_ids.values() if len(events) > 1), None)
+    if unknown or same:
+        what = f"as unknown tokens: {', '.join(unknown)}" if unknown else f"the same: {' and '.join(same)}"
+        raise ValueError(
+            f"the tokenizer reads event types {what}; an argument model reads the event type as text, so each "
+            "must be a word the vocabulary spells (rename the event labels, e.g. in Arabic)"
+        )
+    return markers
 
 
 def missing_words(encoded: EncodedArticle) -> list[int]:
@@ -207,7 +256,8 @@ def encode_article(
     preprocessing: PreprocessingConfig,
     max_length: int,
     stride: int,
+    marker: Sequence[int] = (),
 ) -> tuple[Words, EncodedArticle]:
     """Normalize, split into words and window one article (the path training and inference share)."""
     words = split_words(text, preprocessing)
-    return words, encode_words(tokenizer, words, max_length, stride)
+    return words, encode_words(tokenizer, words, max_length, stride, marker)

@@ -11,9 +11,9 @@ imports training code.
 
 One module per job: where a name leads (:mod:`.hub`), how a package runs (:mod:`.options`), the verified
 package every predictor shares (:mod:`.package`), chunks and forward passes (:mod:`.batching`), and the
-predictors (:mod:`.ner`, :mod:`.events`, :mod:`.analyzer`). ``backend="onnx"`` runs the package's ONNX
-export (:mod:`akhbar.onnx`) with ONNX Runtime on CPU instead of PyTorch; everything else (preprocessing,
-windows, merging, pooling) is the same code.
+predictors (:mod:`.ner`, :mod:`.events`, :mod:`.arguments`, :mod:`.analyzer`). ``backend="onnx"`` runs the
+package's ONNX export (:mod:`akhbar.onnx`) with ONNX Runtime on CPU instead of PyTorch; everything else
+(preprocessing, windows, merging, pooling) is the same code.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import importlib
 # module such as .options (the CLI does, for its choices) does not import torch.
 _EXPORTS = {
     "Analyzer": "analyzer",
+    "ArgumentTagger": "arguments",
     "CHUNK_CHARS": "batching",
     "chunked": "batching",
     "plan_batches": "batching",

@@ -1,35 +1,63 @@
-"""Entities and events of each article in one call."""
+"""Entities and events of each article in one call, and who did what to whom in each event's sentences."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..preprocessing import split_words
+from .arguments import ArgumentTagger
 from .batching import chunked
-from .events import EventClassifier
+from .events import EventClassifier, SentenceEventClassifier
 from .ner import NerTagger
 from .options import LoadOptions
+
+logger = logging.getLogger(__name__)
 
 
 class Analyzer:
     """Entities and events of each article in one call: ``{"entities": [...], "events": [...]}`` (a sentence
     event model adds each event's ``evidence``).
 
+    With an argument model (``arguments``, ``task: arguments``; it needs a sentence event model), each event
+    of a type it knows also gets its ``arguments``: the argument model reads each evidence sentence for that
+    event type, and its spans come back as ``{"role", "start", "end", "text", "score"}`` with offsets into the
+    original article, in text order.
+
     When both models were trained with the same preprocessing, each text is normalized once for both.
     """
 
-    def __init__(self, ner: NerTagger, events: EventClassifier):
+    def __init__(self, ner: NerTagger, events: EventClassifier, arguments: ArgumentTagger | None = None):
+        if arguments is not None and not isinstance(events, SentenceEventClassifier):
+            raise ValueError(
+                f"an argument model reads the sentences that carry each event (their evidence), which only a "
+                f"sentence event model gives; this event model is a {events.settings.task!r} model"
+            )
+        if arguments is not None:
+            unknown = [e for e in events.settings.event_labels if e not in arguments.settings.event_labels]
+            if unknown:
+                logger.warning(
+                    "the argument model knows the event types %s, not %s: those events come without arguments",
+                    arguments.settings.event_labels,
+                    unknown,
+                )
         self.ner = ner
         self.events = events
+        self.arguments = arguments
 
     @classmethod
     def from_pretrained(
-        cls, ner: str | Path, events: str | Path, options: LoadOptions | None = None, **fields
+        cls,
+        ner: str | Path,
+        events: str | Path,
+        options: LoadOptions | None = None,
+        arguments: str | Path | None = None,
+        **fields,
     ) -> Analyzer:
-        """Both packages, run the same way (:class:`LoadOptions`, or single ``fields``)."""
+        """The packages, run the same way (:class:`LoadOptions`, or single ``fields``)."""
         from .package import load_predictor
 
         options = LoadOptions.of(options, **fields)
@@ -37,7 +65,8 @@ class Analyzer:
         classifier = load_predictor(events, options)
         if not isinstance(classifier, EventClassifier):
             raise ValueError(f"{events} holds a {classifier.settings.task!r} model, not an event model")
-        return cls(NerTagger.from_pretrained(ner, options), classifier)
+        tagger = ArgumentTagger.from_pretrained(arguments, options) if arguments is not None else None
+        return cls(NerTagger.from_pretrained(ner, options), classifier, tagger)
 
     def predict(self, texts: str | Iterable[str], show_progress: bool = False) -> list[dict]:
         texts = [texts] if isinstance(texts, str) else list(texts)
@@ -58,4 +87,33 @@ class Analyzer:
         shared = self.ner.settings.preprocessing == self.events.settings.preprocessing
         entities = [tagged.entities(t) for tagged, t in zip(self.ner.tag(texts, False, ner_words), texts)]
         events = self.events.predict(texts, False, ner_words if shared else None)
+        if self.arguments is not None:
+            self._add_arguments(texts, events)
         return [{"entities": e, "events": v} for e, v in zip(entities, events)]
+
+    def _add_arguments(self, texts: list[str], events: list[list[dict]]) -> None:
+        """Give each event of a type the argument model knows its ``arguments``, read in its evidence
+        sentences (all sentences of the chunk in one call)."""
+        known = self.arguments.settings.event_labels
+        reads = []  # (event dict, sentence start, sentence text)
+        for text, found in zip(texts, events):
+            for event in found:
+                if event["label"] in known:
+                    event["arguments"] = []
+                    reads += [(event, ev["start"], text[ev["start"] : ev["end"]]) for ev in event["evidence"]]
+        tagged = self.arguments.tag([s for _, _, s in reads], events=[event["label"] for event, _, _ in reads])
+        for (event, offset, sentence), result in zip(reads, tagged):
+            event["arguments"] += [
+                {
+                    "role": span["label"],
+                    "start": span["start"] + offset,
+                    "end": span["end"] + offset,
+                    "text": span["text"],
+                    "score": span["score"],
+                }
+                for span in result.entities(sentence)
+            ]
+        for found in events:
+            for event in found:
+                if "arguments" in event:
+                    event["arguments"].sort(key=lambda a: (a["start"], a["end"]))

@@ -63,22 +63,41 @@ class NerTagger(PackagedModel):
         ``words``: the texts already normalized and split with this model's preprocessing (the Analyzer
         shares them between models). Texts are read in chunks of about :data:`CHUNK_CHARS` characters.
         """
+        return self._tag(texts, show_progress, words)
+
+    def _tag(
+        self,
+        texts: Sequence[str],
+        show_progress: bool,
+        words: Sequence[Words] | None,
+        markers: Sequence[Sequence[int]] | None = None,
+    ) -> list[TaggedText]:
+        """:meth:`tag`, each text's windows carrying its ``markers`` (see :func:`akhbar.windows.encode_words`)."""
         indices = list(chunked(range(len(texts)), lambda i: len(texts[i])))
         if len(indices) == 1:  # one chunk: a progress bar over its windows
-            return self._tag_chunk(texts, show_progress, words)
+            return self._tag_chunk(texts, show_progress, words, markers)
         results: list[TaggedText] = []
         with tqdm(total=len(texts), desc="tagging", unit="text", disable=not show_progress) as bar:
             for chunk in indices:
                 part = [words[i] for i in chunk] if words else None
-                results += self._tag_chunk([texts[i] for i in chunk], False, part)
+                marks = [markers[i] for i in chunk] if markers else None
+                results += self._tag_chunk([texts[i] for i in chunk], False, part, marks)
                 bar.update(len(chunk))
         return results
 
     def _tag_chunk(
-        self, texts: Sequence[str], show_progress: bool, words: Sequence[Words] | None = None
+        self,
+        texts: Sequence[str],
+        show_progress: bool,
+        words: Sequence[Words] | None = None,
+        markers: Sequence[Sequence[int]] | None = None,
     ) -> list[TaggedText]:
         words = words or [split_words(t, self.settings.preprocessing) for t in texts]
-        encoded = [encode_words(self.tokenizer, w, self.settings.max_length, self.settings.stride) for w in words]
+        markers = markers or [()] * len(words)
+        encoded = [
+            encode_words(self.tokenizer, w, self.settings.max_length, self.settings.stride, m)
+            for w, m in zip(words, markers)
+        ]
         windows = {(i, k): ids for i, enc in enumerate(encoded) for k, ids in enumerate(enc.input_ids)}
         label_ids: dict[tuple[int, int], np.ndarray] = {}
         probs: dict[tuple[int, int], np.ndarray] = {}

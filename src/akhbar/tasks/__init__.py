@@ -18,6 +18,7 @@ __all__ = ["Predictor", "Split", "Task", "get_task", "register", "task_names", "
 
 _REGISTRY: dict[str, Task] = {}
 _HELPERS = {"base"}  # modules of this package that are not tasks
+_LOADED = False  # every task module imported
 
 
 def register(task: type[Task]) -> type[Task]:
@@ -28,10 +29,16 @@ def register(task: type[Task]) -> type[Task]:
 
 def tasks() -> dict[str, Task]:
     """Every registered task by name (importing the task modules once), in the order of their names."""
-    if not _REGISTRY:
+    global _LOADED
+    if not _LOADED:  # not "if not _REGISTRY": importing one task module first (tasks.ner) registers only it
         for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
             if module.name not in _HELPERS:
                 importlib.import_module(f"{__name__}.{module.name}")
+        _LOADED = True
+        # A task module that imports another (arguments builds on ner) registers that one first: sort by name.
+        ordered = sorted(_REGISTRY.items())
+        _REGISTRY.clear()
+        _REGISTRY.update(ordered)
     return _REGISTRY
 
 

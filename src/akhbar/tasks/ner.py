@@ -96,6 +96,7 @@ class NerTask(Task):
                 data_args.stride,
                 label2id,
                 data_args.label_all_tokens,
+                self.markers(splits[name], tokenizer),
             )
             for name in ("train", "validation")
             if name in splits
@@ -115,6 +116,11 @@ class NerTask(Task):
             callbacks=callbacks,
         )
         return trainer, dict  # nothing only training can tell: no late settings fields
+
+    def markers(self, split: Split, tokenizer) -> list[list[int]] | None:
+        """Per article, the token ids its windows carry before its words (``None``: none; see
+        :func:`akhbar.windows.encode_words`)."""
+        return None
 
     def predictor_class(self) -> type:
         from ..inference import NerTagger
@@ -204,16 +210,22 @@ def encode_split(
     stride: int,
     label2id: dict,
     label_all_tokens: bool = False,
+    markers: Sequence[Sequence[int]] | None = None,
 ) -> Encoded:
-    """Normalize, window and label every article of a split (see :func:`akhbar.windows.window_labels`)."""
+    """Normalize, window and label every article of a split (see :func:`akhbar.windows.window_labels`).
+
+    ``markers``: per article, the token ids each of its windows carries before its words (see
+    :func:`akhbar.windows.encode_words`).
+    """
     import datasets
 
     columns: dict[str, list] = {
         k: [] for k in ("input_ids", "labels", "word_index", "cut_left", "cut_right", "num_words", "length")
     }
     rows, gold, stats = [], [], AlignmentStats()
-    for article in split.articles:
-        words, enc = encode_article(tokenizer, article["text"], preprocessing, max_length, stride)
+    for i, article in enumerate(split.articles):
+        marker = markers[i] if markers is not None else ()
+        words, enc = encode_article(tokenizer, article["text"], preprocessing, max_length, stride, marker)
         tags = word_tags(words, article["entities"], stats)
         stats.words_without_token += len(missing_words(enc))
         labels = window_labels(enc, tags, label2id, label_all_tokens)
@@ -354,14 +366,19 @@ def evaluate_ner(
     context_chars: int = 40,
     max_errors: int = 200,
     show_progress: bool = False,
+    tagged: Sequence | None = None,
 ) -> dict:
     """Score ``tagger`` (a :class:`~akhbar.inference.NerTagger`: its ``tag`` gives words, tags and scores) on
     ``articles`` (gold spans in the native format) and collect its errors.
 
+    ``tagged``: the tagger's output for ``articles`` when it needs more than the texts (the event type an
+    argument tagger reads); by default ``tagger.tag`` of the texts.
+
     Returns:
         The report dict written to ``eval_report.json``.
     """
-    tagged = tagger.tag([a["text"] for a in articles], show_progress=show_progress)
+    if tagged is None:
+        tagged = tagger.tag([a["text"] for a in articles], show_progress=show_progress)
     stats = AlignmentStats()
     y_true, y_pred = [], []
     errors: list[dict] = []
