@@ -112,7 +112,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         "the F1 parity of engines",
     )
     p.add_argument("--fresh", action="store_true", help="retrain even when a finished run folder exists")
-    return p.parse_args(argv)
+    peers = p.add_argument_group("peers", "--peers: akhbar against SpanMarker and Flair instead (bench/peer_bench.py)")
+    peers.add_argument("--peers", action="store_true", help="run the peer benchmark")
+    peers.add_argument("--budget_s", type=float, default=1200, help="wall-clock training budget per system and seed")
+    peers.add_argument("--peer_names", nargs="+", default=["spanmarker", "flair"], choices=["spanmarker", "flair"])
+    peers.add_argument("--calibration_steps", type=int, default=10, help="akhbar's timed steps before its budget run")
+    peers.add_argument("--spanmarker_args", nargs="*", default=[], help="extra arguments of spanmarker_runner.py")
+    peers.add_argument("--flair_args", nargs="*", default=[], help="extra arguments of flair_runner.py")
+    args = p.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    if args.budget_s <= 0:
+        p.error(f"--budget_s must be > 0, got {args.budget_s:g}")
+    return args
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -184,7 +195,14 @@ def akhbar_predictions(package: Path, test: str) -> tuple[list[list[str]], float
     return predictions, time.perf_counter() - started
 
 
-def train_akhbar(args, seed: int, epochs: float, folder: Path) -> dict:
+def train_akhbar(
+    args, seed: int, epochs: float, folder: Path, max_steps: int | None = None, test: bool = True
+) -> dict:
+    """akhbar's train.py in its own process, packaged under ``folder/model`` and scored on the test sentences.
+
+    ``max_steps``: instead of ``args.max_steps``; ``test=False``: a run only timed (peer_bench.py's calibration),
+    with no test file, no scoring and no predictions.
+    """
     done = folder / "result.json"
     if done.is_file() and not args.fresh:
         return json.loads(done.read_text(encoding="utf-8"))
@@ -193,7 +211,7 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path) -> dict:
         "seed": seed,
         "num_train_epochs": epochs,
         "train_file": args.train,
-        "test_file": args.test,
+        "test_file": args.test if test else "null",
         "validation_split": 0,
         "output_dir": folder / "run",
         "package_dir": folder,
@@ -204,7 +222,7 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path) -> dict:
         "load_best_model_at_end": "false",
         "disable_tqdm": "true",
         "freeze_embeddings": str(args.freeze_embeddings).lower(),
-        "max_steps": args.max_steps,
+        "max_steps": args.max_steps if max_steps is None else max_steps,
     }
     for item in args.akhbar_set:
         key, _, value = item.partition("=")
@@ -219,7 +237,7 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path) -> dict:
     else:
         measure = measured(command, folder)
     run = json.loads((folder / "run" / "run_config.json").read_text(encoding="utf-8"))
-    predictions, predict_s = akhbar_predictions(folder / "model", args.test)
+    predictions, predict_s = akhbar_predictions(folder / "model", args.test) if test else ([], 0.0)
     result = {
         "side": "akhbar",
         "seed": seed,
@@ -703,6 +721,11 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.peers:
+        import peer_bench
+
+        peer_bench.main(args)
+        return
     work = Path(args.work)
     gold_tokens, gold = conll_sentences(args.test)
     runs = []
