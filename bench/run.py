@@ -195,9 +195,7 @@ def akhbar_predictions(package: Path, test: str) -> tuple[list[list[str]], float
     return predictions, time.perf_counter() - started
 
 
-def train_akhbar(
-    args, seed: int, epochs: float, folder: Path, max_steps: int | None = None, test: bool = True
-) -> dict:
+def train_akhbar(args, seed: int, epochs: float, folder: Path, max_steps: int | None = None, test: bool = True) -> dict:
     """akhbar's train.py in its own process, packaged under ``folder/model`` and scored on the test sentences.
 
     ``max_steps``: instead of ``args.max_steps``; ``test=False``: a run only timed (peer_bench.py's calibration),

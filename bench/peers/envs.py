@@ -19,7 +19,6 @@ import hashlib
 import logging
 import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
