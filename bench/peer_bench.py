@@ -6,14 +6,13 @@ Every system starts from the same encoder folder, trains on the same ANERcorp se
 wall-clock budget per seed and is scored by akhbar's scorer on the same test words (one CoNLL sentence at a
 time, strict IOB2 and lenient seqeval, per type: ``run.quality``):
 
-- akhbar: ``train.py --config configs/ner-anercorp.yaml`` on all of train (no validation held out). Its Trainer
-  has no wall-clock stop, so a short calibration run (``--calibration_steps`` steps, not scored) measures its
-  time per step and the real run gets the steps that fit in 95% of the budget (the linear schedule then ends
-  with the budget);
+- akhbar: ``train.py --config configs/ner-anercorp.yaml`` on all of train (no validation held out), through
+  bench/budget_train.py: its linear schedule laid over the wall-clock budget and a stop at the first step
+  after it;
 - SpanMarker and Flair: each in its own virtual environment (bench/peers/envs.py), run by its runner
-  (bench/peers/*_runner.py) with the fine-tuning recipe its documentation gives, the schedule laid over the
-  budget and a hard stop at it. They read the sentences akhbar reads as one article (``join_sentences`` of its
-  config) as one document, their document context.
+  (bench/peers/*_runner.py) with the fine-tuning recipe its documentation gives, under the same budget
+  mechanics (peer_common.WallClockSchedule). They read the sentences akhbar reads as one article
+  (``join_sentences`` of its config) as one document, their document context.
 
 Long-article inference: the ANT articles of at least ``--long_min_tokens`` sub-tokens, each system through its
 own predict API (akhbar's ``NerTagger`` on the article text; the peers on the article split into sentences
@@ -26,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import platform
 import statistics
@@ -169,24 +167,13 @@ def run_peer(args, peer: str, python: Path, data: Path, seed: int, folder: Path)
 
 
 def akhbar_budget(args, seed: int, work: Path) -> dict:
-    """akhbar at the budget: calibrate the time per step, then train the steps that fit in 95% of it."""
+    """akhbar at the budget (bench/budget_train.py: the same wall-clock schedule and stop as the peers)."""
     from run import train_akhbar
 
-    choice = work / f"akhbar-budget-s{seed}.json"
-    if choice.is_file() and not args.fresh:
-        plan = json.loads(choice.read_text(encoding="utf-8"))
-    else:
-        calibration = work / f"akhbar-calibration-s{seed}"
-        logger.info("seed %d: akhbar calibration, %d steps", seed, args.calibration_steps)
-        train_akhbar(args, seed, 1.0, calibration, max_steps=args.calibration_steps, test=False)
-        run = json.loads((calibration / "run" / "run_config.json").read_text(encoding="utf-8"))
-        per_step = run["train_runtime_s"] / run["trained_steps"]
-        plan = {"seconds_per_step": per_step, "max_steps": max(1, math.floor(0.95 * args.budget_s / per_step))}
-        choice.write_text(json.dumps(plan) + "\n", encoding="utf-8")
-    logger.info("seed %d: akhbar, %d steps (%.2f s/step calibrated)", seed, plan["max_steps"], plan["seconds_per_step"])
+    logger.info("seed %d: akhbar, %.0f s budget", seed, args.budget_s)
     folder = work / f"akhbar-budget{args.budget_s:g}-s{seed}"
-    result = train_akhbar(args, seed, 1000.0, folder, max_steps=plan["max_steps"])
-    return {**result, "budget_s": args.budget_s, "calibration": plan, "package": str(folder / "model")}
+    result = train_akhbar(args, seed, 1.0, folder, budget_s=args.budget_s)
+    return {**result, "budget_s": args.budget_s, "package": str(folder / "model")}
 
 
 def akhbar_long(package: Path, texts: list[str], sub_tokens: int) -> dict:

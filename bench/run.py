@@ -116,7 +116,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     peers.add_argument("--peers", action="store_true", help="run the peer benchmark")
     peers.add_argument("--budget_s", type=float, default=1200, help="wall-clock training budget per system and seed")
     peers.add_argument("--peer_names", nargs="+", default=["spanmarker", "flair"], choices=["spanmarker", "flair"])
-    peers.add_argument("--calibration_steps", type=int, default=10, help="akhbar's timed steps before its budget run")
     peers.add_argument("--spanmarker_args", nargs="*", default=[], help="extra arguments of spanmarker_runner.py")
     peers.add_argument("--flair_args", nargs="*", default=[], help="extra arguments of flair_runner.py")
     args = p.parse_args(argv)
@@ -195,11 +194,11 @@ def akhbar_predictions(package: Path, test: str) -> tuple[list[list[str]], float
     return predictions, time.perf_counter() - started
 
 
-def train_akhbar(args, seed: int, epochs: float, folder: Path, max_steps: int | None = None, test: bool = True) -> dict:
+def train_akhbar(args, seed: int, epochs: float, folder: Path, budget_s: float | None = None) -> dict:
     """akhbar's train.py in its own process, packaged under ``folder/model`` and scored on the test sentences.
 
-    ``max_steps``: instead of ``args.max_steps``; ``test=False``: a run only timed (peer_bench.py's calibration),
-    with no test file, no scoring and no predictions.
+    ``budget_s``: train for that many wall-clock seconds instead (bench/budget_train.py; ``epochs`` and
+    ``--max_steps`` no longer end training).
     """
     done = folder / "result.json"
     if done.is_file() and not args.fresh:
@@ -209,7 +208,7 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path, max_steps: int | 
         "seed": seed,
         "num_train_epochs": epochs,
         "train_file": args.train,
-        "test_file": args.test if test else "null",
+        "test_file": args.test,
         "validation_split": 0,
         "output_dir": folder / "run",
         "package_dir": folder,
@@ -220,12 +219,14 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path, max_steps: int | 
         "load_best_model_at_end": "false",
         "disable_tqdm": "true",
         "freeze_embeddings": str(args.freeze_embeddings).lower(),
-        "max_steps": args.max_steps if max_steps is None else max_steps,
+        "max_steps": args.max_steps if budget_s is None else 10**9,
     }
     for item in args.akhbar_set:
         key, _, value = item.partition("=")
         overrides[key] = value
     command = [sys.executable, "train.py", "--config", args.config]
+    if budget_s is not None:
+        command[1:2] = [str(HERE / "budget_train.py"), str(budget_s)]
     for key, value in overrides.items():
         command += [f"--{key}", str(value)]
     finished = folder / "measure.json"
@@ -235,7 +236,7 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path, max_steps: int | 
     else:
         measure = measured(command, folder)
     run = json.loads((folder / "run" / "run_config.json").read_text(encoding="utf-8"))
-    predictions, predict_s = akhbar_predictions(folder / "model", args.test) if test else ([], 0.0)
+    predictions, predict_s = akhbar_predictions(folder / "model", args.test)
     result = {
         "side": "akhbar",
         "seed": seed,

@@ -341,3 +341,36 @@ def test_peer_runner_smoke(peer, tiny_model_dir, tmp_path):
     assert result["trained_steps"] >= 1 and 3.0 <= result["train_s"] < 60
     assert result["train_tokens_per_s"] > 0 and result["peak_rss_mib"] > 0
     assert result["long_articles"]["articles"] == 3 and result["long_articles"]["articles_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_peers_bench_smoke(tiny_model_dir, tmp_path):
+    """``run.py --peers`` end to end on the sample data with a 3-second budget: akhbar under
+    bench/budget_train.py and every peer whose environment exists; the table and the targets written."""
+    _, _ = peer_modules()
+    import envs
+
+    peers = [p for p in ("spanmarker", "flair") if envs.ready(p)]
+    if not peers:
+        pytest.skip("no peer environment: python bench/peers/envs.py spanmarker flair")
+    write_conll(SAMPLE / "train.jsonl", tmp_path / "train.txt")
+    write_conll(SAMPLE / "test.jsonl", tmp_path / "test.txt")
+    out = tmp_path / "results" / "peers"
+    command = [
+        sys.executable, str(ROOT / "bench" / "run.py"), "--model", str(tiny_model_dir), "--out", str(out),
+        "--work", str(tmp_path / "work"), "--seeds", "1", "--peers", "--budget_s", "3", "--peer_names", *peers,
+        "--train", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"),
+        "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60", "--long_articles", "3",
+        "--akhbar_set", "max_length=64", "stride=16",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in results["runs"]] == ["akhbar", *peers]
+    for row in results["runs"]:
+        assert 0.0 <= row["quality"]["strict_f1"] <= 1.0 and row["train_s"] >= 3.0
+        assert row["train_tokens_per_s"] > 0 and row["peak_rss_mib"] > 0
+    akhbar = results["runs"][0]
+    assert akhbar["long_articles"]["float32"]["articles"] == 3 and akhbar["train_s"] < 60  # stopped by the budget
+    assert results["machine"]["cpu_capability"] and [t["target"][:9] for t in results["targets"]][0] == "strict F1"
+    assert "| akhbar | 1 |" in out.with_suffix(".md").read_text(encoding="utf-8")
