@@ -100,6 +100,15 @@ def long_records(texts: list[str]) -> list[dict]:
     return records
 
 
+def first_sentences(path: str, count: int, dest: Path) -> str:
+    """The first ``count`` valid sentences of a CoNLL file as a CoNLL file of their own (short smoke runs)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    records = sentence_records(path, 0)[:count]
+    lines = [line for r in records for line in [*map(" ".join, zip(r["tokens"], r["tags"])), ""]]
+    dest.write_text("\n".join(lines), encoding="utf-8")
+    return str(dest)
+
+
 def write_jsonl(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
 
@@ -225,7 +234,9 @@ def main(args) -> dict:
     from transformers import AutoTokenizer
 
     work = Path(args.work)
-    gold_tokens, gold = conll_sentences(args.test)
+    if args.test_sentences:
+        args.test = first_sentences(args.test, args.test_sentences, work / "peer-data" / "test-head.txt")
+    _, gold = conll_sentences(args.test)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     join = int(dict(a.partition("=")[::2] for a in args.akhbar_set).get("join_sentences", config_join(args.config)))
     long = long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer)
@@ -251,6 +262,7 @@ def main(args) -> dict:
         "join_sentences": join,
         "data": counts,
         "test_sentences": len(gold),
+        "test_file": args.test,
         "long_articles": {"articles": len(long), "sub_tokens": long_tokens, "min_tokens": args.long_min_tokens},
         "train_sub_tokens_per_epoch": train_tokens,
         "types": sorted({t[2:] for s in gold for t in s if t != "O"}),

@@ -116,6 +116,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     peers.add_argument("--peers", action="store_true", help="run the peer benchmark")
     peers.add_argument("--budget_s", type=float, default=1200, help="wall-clock training budget per system and seed")
     peers.add_argument("--peer_names", nargs="+", default=["spanmarker", "flair"], choices=["spanmarker", "flair"])
+    peers.add_argument(
+        "--test_sentences",
+        type=int,
+        default=0,
+        help="score every system on the first N test sentences only (short smoke runs; 0: all of them)",
+    )
     peers.add_argument("--spanmarker_args", nargs="*", default=[], help="extra arguments of spanmarker_runner.py")
     peers.add_argument("--flair_args", nargs="*", default=[], help="extra arguments of flair_runner.py")
     args = p.parse_args(argv)
