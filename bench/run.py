@@ -251,6 +251,7 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path, budget_s: float |
         "overrides": {k: str(v) for k, v in overrides.items()},
         "hyperparameters": run["hyperparameters"],
         "train_s": run["train_runtime_s"],
+        "trained_steps": run.get("trained_steps"),
         "train_tokens_per_epoch": run.get("train_tokens_per_epoch"),
         "train_tokens_per_s": run.get("train_tokens_per_s"),
         "padding_share": run.get("train_padding_share"),
