@@ -376,15 +376,16 @@ def render(results: dict) -> str:
         "",
         "## Quality (ANERcorp test, akhbar's scorer)",
         "",
-        "| system | seed | train s | epochs | strict P | strict R | strict F1 | lenient F1 | "
+        "| system | seed | train s | optimizer steps | epochs | strict P | strict R | strict F1 | lenient F1 | "
         + " | ".join(results["types"])
         + " |",
-        "|---|---|---|---|---|---|---|---|" + "---|" * len(results["types"]),
+        "|---|---|---|---|---|---|---|---|---|" + "---|" * len(results["types"]),
     ]
     for row in results["runs"]:
         q = row["quality"]
         lines.append(
-            f"| {row['name']} | {row['seed']} | {row['train_s']:.0f} | {row['epochs']:.2f} | "
+            f"| {row['name']} | {row['seed']} | {row['train_s']:.0f} | {row.get('trained_steps') or ''} | "
+            f"{row['epochs']:.3f} | "
             f"{pct(q['strict_precision'])} | {pct(q['strict_recall'])} | **{pct(q['strict_f1'])}** | "
             f"{pct(q['lenient_f1'])} | "
             + " | ".join(pct(q["per_type_strict_f1"].get(t, 0.0)) for t in results["types"])

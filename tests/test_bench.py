@@ -290,7 +290,7 @@ def test_peer_targets_and_table():
         long = {"float32": speed, "bfloat16": {**speed, "articles_per_s": per_s / 2}} if name == "akhbar" else speed
         q = {"strict_f1": f1, "strict_precision": f1, "strict_recall": f1, "lenient_f1": f1, "per_type_strict_f1": {}}
         return {"name": name, "seed": 1, "quality": q, "train_s": 10.0, "epochs": 0.5, "train_tokens_per_s": 50.0,
-                "peak_rss_mib": 900.0, "long_articles": long}  # fmt: skip
+                "trained_steps": 3, "peak_rss_mib": 900.0, "long_articles": long}  # fmt: skip
 
     results = {"runs": [row("akhbar", 0.80, 4.0), row("spanmarker", 0.795, 1.0), row("flair", 0.75, 3.0)]}
     met = peer_bench.targets(results)
@@ -308,7 +308,7 @@ def test_peer_targets_and_table():
     )  # fmt: skip
     results["targets"] = peer_bench.targets(results)
     table = peer_bench.render(results)
-    assert "| akhbar | 1 | 10 | 0.50 |" in table and "CPU capability AVX2" in table
+    assert "| akhbar | 1 | 10 | 3 | 0.500 |" in table and "CPU capability AVX2" in table
     assert "| flair | 1 | 50 | 900 | 3.00 | 300 | own predict API |" in table and "— **met**" in table
 
 
