@@ -112,7 +112,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         "the F1 parity of engines",
     )
     p.add_argument("--fresh", action="store_true", help="retrain even when a finished run folder exists")
-    return p.parse_args(argv)
+    peers = p.add_argument_group("peers", "--peers: akhbar against SpanMarker and Flair instead (bench/peer_bench.py)")
+    peers.add_argument("--peers", action="store_true", help="run the peer benchmark")
+    peers.add_argument("--budget_s", type=float, default=1200, help="wall-clock training budget per system and seed")
+    peers.add_argument("--peer_names", nargs="+", default=["spanmarker", "flair"], choices=["spanmarker", "flair"])
+    peers.add_argument(
+        "--test_sentences",
+        type=int,
+        default=0,
+        help="score every system on the first N test sentences only (short smoke runs; 0: all of them)",
+    )
+    peers.add_argument("--spanmarker_args", nargs="*", default=[], help="extra arguments of spanmarker_runner.py")
+    peers.add_argument("--flair_args", nargs="*", default=[], help="extra arguments of flair_runner.py")
+    args = p.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    if args.budget_s <= 0:
+        p.error(f"--budget_s must be > 0, got {args.budget_s:g}")
+    return args
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -184,7 +200,12 @@ def akhbar_predictions(package: Path, test: str) -> tuple[list[list[str]], float
     return predictions, time.perf_counter() - started
 
 
-def train_akhbar(args, seed: int, epochs: float, folder: Path) -> dict:
+def train_akhbar(args, seed: int, epochs: float, folder: Path, budget_s: float | None = None) -> dict:
+    """akhbar's train.py in its own process, packaged under ``folder/model`` and scored on the test sentences.
+
+    ``budget_s``: train for that many wall-clock seconds instead (bench/budget_train.py; ``epochs`` and
+    ``--max_steps`` no longer end training).
+    """
     done = folder / "result.json"
     if done.is_file() and not args.fresh:
         return json.loads(done.read_text(encoding="utf-8"))
@@ -204,12 +225,14 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path) -> dict:
         "load_best_model_at_end": "false",
         "disable_tqdm": "true",
         "freeze_embeddings": str(args.freeze_embeddings).lower(),
-        "max_steps": args.max_steps,
+        "max_steps": args.max_steps if budget_s is None else 10**9,
     }
     for item in args.akhbar_set:
         key, _, value = item.partition("=")
         overrides[key] = value
     command = [sys.executable, "train.py", "--config", args.config]
+    if budget_s is not None:
+        command[1:2] = [str(HERE / "budget_train.py"), str(budget_s)]
     for key, value in overrides.items():
         command += [f"--{key}", str(value)]
     finished = folder / "measure.json"
@@ -228,6 +251,7 @@ def train_akhbar(args, seed: int, epochs: float, folder: Path) -> dict:
         "overrides": {k: str(v) for k, v in overrides.items()},
         "hyperparameters": run["hyperparameters"],
         "train_s": run["train_runtime_s"],
+        "trained_steps": run.get("trained_steps"),
         "train_tokens_per_epoch": run.get("train_tokens_per_epoch"),
         "train_tokens_per_s": run.get("train_tokens_per_s"),
         "padding_share": run.get("train_padding_share"),
@@ -703,6 +727,11 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.peers:
+        import peer_bench
+
+        peer_bench.main(args)
+        return
     work = Path(args.work)
     gold_tokens, gold = conll_sentences(args.test)
     runs = []

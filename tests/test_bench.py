@@ -237,3 +237,168 @@ def test_events_baseline_on_sentences_written_for_it(tmp_path):
         assert run["test"]["PROTEST"]["f1"] == run["test"]["ASSAULT"]["f1"] == 1.0, variant
         assert run["test"]["PROTEST"]["support"] == 10 and run["cv"]["ASSAULT"]["pooled_oof"]["support"] == 30
     assert "| after |" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------ peers (run.py --peers)
+
+
+def peer_modules():
+    for folder in ("bench", "bench/peers"):
+        if str(ROOT / folder) not in sys.path:
+            sys.path.insert(0, str(ROOT / folder))
+    import peer_bench
+    import peer_common
+
+    return peer_bench, peer_common
+
+
+def test_peer_predictions_are_scored_on_the_test_words(tmp_path):
+    peer_bench, peer_common = peer_modules()
+    from common import conll_sentences
+
+    write_conll(SAMPLE / "test.jsonl", tmp_path / "test.txt")
+    _, gold = conll_sentences(tmp_path / "test.txt")
+    records = peer_bench.sentence_records(str(tmp_path / "test.txt"), join=0)
+    # The peers' test sentences are the gold sentences, word for word, in the same order.
+    assert [r["tags"] for r in records] == gold
+    # Tags -> spans -> tags is the identity on IOB2; overlapping spans keep the first placed.
+    for tags in gold:
+        assert peer_common.spans_to_tags(len(tags), peer_common.tag_spans(tags)) == tags
+    assert peer_common.spans_to_tags(4, [(0, 2, "PERS"), (1, 3, "LOC"), (3, 9, "ORG")]) == [
+        "B-PERS",
+        "I-PERS",
+        "O",
+        "B-ORG",
+    ]
+    # A perfect peer scores 1.0 with akhbar's scorer; one that misses every entity scores 0.
+    from run import quality
+
+    assert quality(gold, peer_bench.peer_predictions({"peer": "p", "predictions": gold}, gold))["strict_f1"] == 1.0
+    empty = [["O"] * len(t) for t in gold]
+    assert quality(gold, peer_bench.peer_predictions({"peer": "p", "predictions": empty}, gold))["strict_f1"] == 0.0
+    with pytest.raises(ValueError, match=r"p: 1 predicted sentences for \d+ test sentences"):
+        peer_bench.peer_predictions({"peer": "p", "predictions": gold[:1]}, gold)
+    with pytest.raises(ValueError, match=r"p: test sentence 0 has \d+ words but 1 predicted tags"):
+        peer_bench.peer_predictions({"peer": "p", "predictions": [["O"]] + gold[1:]}, gold)
+    with pytest.raises(ValueError, match="tags that are not IOB2: \\['PERS'\\]"):
+        peer_bench.peer_predictions({"peer": "p", "predictions": [["PERS"] + g[1:] for g in gold]}, gold)
+
+
+def test_peer_documents_words_and_schedule(tmp_path):
+    peer_bench, peer_common = peer_modules()
+    # Sentences joined into documents of up to N words, as akhbar's join_sentences reads them.
+    (tmp_path / "t.txt").write_text("a O\nb B-LOC\n\nc O\n\nd B-PERS\ne I-PERS\n", encoding="utf-8")
+    records = peer_bench.sentence_records(str(tmp_path / "t.txt"), join=3)
+    assert [(r["document_id"], r["sentence_id"], r["tokens"]) for r in records] == [
+        (0, 0, ["a", "b"]),
+        (0, 1, ["c"]),
+        (1, 0, ["d", "e"]),
+    ]
+    assert records[2]["tags"] == ["B-PERS", "I-PERS"]
+    # Long articles: punctuation split off the words, tashkeel kept, one document per article.
+    assert peer_bench.words("«قالَ» الرئيس، أمس.") == ["«", "قالَ", "»", "الرئيس", "،", "أمس", "."]
+    long = peer_bench.long_records(["جملة أولى. جملة ثانية؟", "نص آخر"])
+    assert [(r["document_id"], r["sentence_id"]) for r in long] == [(0, 0), (0, 1), (1, 0)]
+    # The recipe's schedule over the clock: warm-up over the first 10%, then linear decay to 0 at the budget.
+    clock = peer_common.WallClockSchedule(100.0)
+    clock.started = 0.0
+    for elapsed, factor in [(5.0, 0.5), (10.0, 1.0), (55.0, 0.5), (100.0, 0.0), (150.0, 0.0)]:
+        clock.elapsed = lambda e=elapsed: e
+        assert clock.factor() == pytest.approx(factor)
+    assert clock.done()
+    with pytest.raises(ValueError, match="budget_s must be > 0, got 0"):
+        peer_common.WallClockSchedule(0)
+
+
+def test_peer_targets_and_table():
+    peer_bench, _ = peer_modules()
+
+    def row(name, f1, per_s):
+        speed = {"articles_per_s": per_s, "sub_tokens_per_s": 100 * per_s}
+        long = {"float32": speed, "bfloat16": {**speed, "articles_per_s": per_s / 2}} if name == "akhbar" else speed
+        q = {"strict_f1": f1, "strict_precision": f1, "strict_recall": f1, "lenient_f1": f1, "per_type_strict_f1": {}}
+        return {"name": name, "seed": 1, "quality": q, "train_s": 10.0, "epochs": 0.5, "train_tokens_per_s": 50.0,
+                "trained_steps": 3, "peak_rss_mib": 900.0, "long_articles": long}  # fmt: skip
+
+    results = {"runs": [row("akhbar", 0.80, 4.0), row("spanmarker", 0.795, 1.0), row("flair", 0.75, 3.0)]}
+    met = peer_bench.targets(results)
+    assert [t["met"] for t in met] == [False, False]  # +0.5 points only; 4.0/3.0 < 2x
+    assert "akhbar 80.0 vs spanmarker 79.5 (+0.5 points" in met[0]["measured"]
+    assert "vs flair 3.00 articles/s (1.33x)" in met[1]["measured"]
+    results["runs"][0]["quality"]["strict_f1"] = 0.805
+    results["runs"][0]["long_articles"]["float32"]["articles_per_s"] = 6.0
+    assert [t["met"] for t in peer_bench.targets(results)] == [True, True]
+    results.update(
+        model="enc", budget_s=60, command="python bench/run.py --peers", types=[], join_sentences=120,
+        data={"train": 3}, test_sentences=2, long_articles={"articles": 1, "sub_tokens": 600},
+        machine={"cpu": "CPU", "cores": 2, "torch_threads": 2, "cpu_capability": "AVX2", "load_average_at_start": 1.0,
+                 "python": "3.11", "torch": "2"},
+    )  # fmt: skip
+    results["targets"] = peer_bench.targets(results)
+    table = peer_bench.render(results)
+    assert "| akhbar | 1 | 10 | 3 | 0.500 |" in table and "CPU capability AVX2" in table
+    assert "| flair | 1 | 50 | 900 | 3.00 | 300 | own predict API |" in table and "— **met**" in table
+
+
+@pytest.mark.parametrize("peer", ["spanmarker", "flair"])
+def test_peer_runner_smoke(peer, tiny_model_dir, tmp_path):
+    """The peer's runner in its environment, a few seconds of training on the sample data; skipped when
+    ``python bench/peers/envs.py PEER`` has not made the environment."""
+    peer_bench, peer_common = peer_modules()
+    import envs
+
+    if not envs.ready(peer):
+        pytest.skip(f"no {peer} environment: python bench/peers/envs.py {peer}")
+    write_conll(SAMPLE / "train.jsonl", tmp_path / "train.txt")
+    write_conll(SAMPLE / "test.jsonl", tmp_path / "test.txt")
+    texts = [a["text"] for a in read_articles(SAMPLE / "test.jsonl")[0]][:3]
+    peer_bench.write_data(tmp_path / "data", str(tmp_path / "train.txt"), str(tmp_path / "test.txt"), 0, texts)
+    command = [
+        str(envs.python_of(peer)), str(ROOT / "bench" / "peers" / f"{peer}_runner.py"), "--model", str(tiny_model_dir),
+        "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--budget_s", "3", "--seed", "1",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "result.json").read_text(encoding="utf-8"))
+    from common import conll_sentences
+    from run import quality
+
+    _, gold = conll_sentences(tmp_path / "test.txt")
+    assert 0.0 <= quality(gold, peer_bench.peer_predictions(result, gold))["strict_f1"] <= 1.0
+    # Stopped at the first step after the budget: at least one step, not many seconds over.
+    assert result["trained_steps"] >= 1 and 3.0 <= result["train_s"] < 60
+    assert result["train_tokens_per_s"] > 0 and result["peak_rss_mib"] > 0
+    assert result["long_articles"]["articles"] == 3 and result["long_articles"]["articles_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_peers_bench_smoke(tiny_model_dir, tmp_path):
+    """``run.py --peers`` end to end on the sample data with a 3-second budget: akhbar under
+    bench/budget_train.py and every peer whose environment exists; the table and the targets written."""
+    peer_modules()  # bench/ and bench/peers/ on sys.path
+    import envs
+
+    peers = [p for p in ("spanmarker", "flair") if envs.ready(p)]
+    if not peers:
+        pytest.skip("no peer environment: python bench/peers/envs.py spanmarker flair")
+    write_conll(SAMPLE / "train.jsonl", tmp_path / "train.txt")
+    write_conll(SAMPLE / "test.jsonl", tmp_path / "test.txt")
+    out = tmp_path / "results" / "peers"
+    command = [
+        sys.executable, str(ROOT / "bench" / "run.py"), "--model", str(tiny_model_dir), "--out", str(out),
+        "--work", str(tmp_path / "work"), "--seeds", "1", "--peers", "--budget_s", "3", "--peer_names", *peers,
+        "--train", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"),
+        "--long", str(SAMPLE / "test.jsonl"), "--long_min_tokens", "60", "--long_articles", "3",
+        "--akhbar_set", "max_length=64", "stride=16",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in results["runs"]] == ["akhbar", *peers]
+    for row in results["runs"]:
+        assert 0.0 <= row["quality"]["strict_f1"] <= 1.0 and row["train_s"] >= 3.0
+        assert row["train_tokens_per_s"] > 0 and row["peak_rss_mib"] > 0
+    akhbar = results["runs"][0]
+    assert akhbar["long_articles"]["float32"]["articles"] == 3 and akhbar["train_s"] < 60  # stopped by the budget
+    assert results["machine"]["cpu_capability"] and [t["target"][:9] for t in results["targets"]][0] == "strict F1"
+    assert "| akhbar | 1 |" in out.with_suffix(".md").read_text(encoding="utf-8")
