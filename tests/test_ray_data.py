@@ -35,6 +35,18 @@ def cluster():
     ray.shutdown()
 
 
+def same(got, want) -> bool:
+    """Equal results, scores up to one step of their 4-decimal rounding: the workers' batches hold other texts
+    than the in-process call's, which moves float sums by ~1e-7 and, now and then, a rounded score by 1e-4."""
+    if isinstance(want, dict):
+        return isinstance(got, dict) and got.keys() == want.keys() and all(same(got[k], want[k]) for k in want)
+    if isinstance(want, list):
+        return isinstance(got, list) and len(got) == len(want) and all(map(same, got, want))
+    if isinstance(want, float):
+        return abs(got - want) <= 1.0001e-4
+    return got == want
+
+
 def read_jsonl_folder(folder):
     return [json.loads(line) for path in sorted(folder.glob("*.json*")) for line in path.read_text().splitlines()]
 
@@ -58,7 +70,7 @@ def test_shards_in_results_out_with_ids(cluster, random_packages, tmp_path):
     rows = read_jsonl_folder(tmp_path / "jsonl")
     assert sorted(r["id"] for r in rows) == sorted(expected)  # every article once
     for row in rows:
-        assert {"entities": row["entities"], "events": row["events"]} == expected[row["id"]]
+        assert same({"entities": row["entities"], "events": row["events"]}, expected[row["id"]])
 
     analyze_files(
         [str(p) for p in sorted(shards.glob("*.jsonl"))], tmp_path / "parquet", ner, None,
@@ -69,7 +81,7 @@ def test_shards_in_results_out_with_ids(cluster, random_packages, tmp_path):
     got = {row["id"]: row for row in table.to_pylist()}
     assert sorted(got) == sorted(expected)
     for ident, row in got.items():
-        assert row["entities"] == expected[ident]["entities"] and row["events"] is None
+        assert same(row["entities"], expected[ident]["entities"]) and row["events"] is None
 
 
 def test_bad_rows_and_options_are_named(cluster, random_packages, tmp_path):

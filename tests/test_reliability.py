@@ -179,7 +179,10 @@ def test_two_processes_agree_with_one(no_dropout_model, tmp_path):
     # transformers 5 doubled the gradient in 2 processes (measured grad norm 5.95 vs 2.98).
     w1 = weights(one / "run" / "checkpoint-12" / "model.safetensors")
     w2 = weights(two / "run" / "checkpoint-12" / "model.safetensors")
-    assert max((w1[k] - w2[k]).abs().max().item() for k in w1) < 1e-5
+    # 1e-4: Adam divides each update by the gradient's own size, so for parameters whose gradient is near zero
+    # the summation-order noise is amplified (measured 1.9e-5 with the tiny model that also spells event labels).
+    # A doubled gradient would not hide here: the losses and gradient norms below agree to rel 1e-5.
+    assert max((w1[k] - w2[k]).abs().max().item() for k in w1) < 1e-4
     logged1 = [(e["loss"], e["grad_norm"]) for e in history(one) if "loss" in e]
     logged2 = [(e["loss"], e["grad_norm"]) for e in history(two) if "loss" in e]
     assert logged1 and logged1 == [pytest.approx(x, rel=1e-5) for x in logged2]

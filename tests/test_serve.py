@@ -250,8 +250,9 @@ def test_concurrent_requests_share_model_calls(models, expected):
         assert response.status_code == 200
         assert response.json()["results"] == [by_text[t] for t in body["texts"]]  # each its own, in order
     assert sum(map(len, recorded.calls)) == texts, "every text ran exactly once"
-    # The first call holds the model while the other requests queue; the next call takes them all together.
-    assert len(recorded.calls) == 2, [len(c) for c in recorded.calls]
+    # The first call holds the model while the other requests queue; the next call takes them all together (on a
+    # fast machine every request may have arrived before the first call: then that one call takes them all).
+    assert len(recorded.calls) <= 2, [len(c) for c in recorded.calls]
     assert health["requests"] == 12 and health["texts"] == texts and health["batches"] == len(recorded.calls)
 
 
