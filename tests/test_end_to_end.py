@@ -387,11 +387,11 @@ def test_validation_score_under_length_grouping_equals_the_packaged_model_score(
         max_length=32,
         stride=8,
         per_device_eval_batch_size=3,
-        max_steps=60,
+        max_steps=120,
         eval_strategy="steps",
-        eval_steps=20,
+        eval_steps=40,
         save_strategy="steps",
-        save_steps=20,
+        save_steps=40,
     )
     train(args)
     # bench/validation_parity.py re-reads the held-out articles as the run did and scores the package.
