@@ -1,8 +1,20 @@
-"""What both sides of the benchmark share: reading CoNLL sentences and scoring word tags per sentence."""
+"""What the benchmarks share: reading CoNLL sentences, scoring word tags per sentence, recording the machine,
+writing results.
+
+Every figure carries the CPU model (``lscpu``'s "Model name") and torch's CPU capability
+(``torch.backends.cpu.get_cpu_capability()``: "AVX2", "AVX512", ...), because the same code runs ~5x apart on
+the machine kinds these benchmarks meet; :func:`machine` records them, one way for every result file.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
 from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
 
 from akhbar.articles import read_articles
 
@@ -37,3 +49,61 @@ def conll_sentences(path) -> tuple[list[list[str]], list[list[str]]]:
 def label_list(tags: Sequence[Sequence[str]]) -> list[str]:
     """``run_ner.py``'s label list: the sorted set of tags seen in training."""
     return sorted({t for sentence in tags for t in sentence})
+
+
+def cpu_model() -> str:
+    """``lscpu``'s model name; /proc/cpuinfo's where lscpu is missing; ``platform.processor()`` last."""
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, timeout=30).stdout
+        return next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.SubprocessError, StopIteration):
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def machine() -> dict:
+    """The machine a benchmark ran on: CPU model and capability, cores and threads, load at the start, GPU,
+    and the versions of the libraries whose speed is measured."""
+    import torch
+
+    versions = {}
+    for package in ("transformers", "datasets", "onnxruntime"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": os.getloadavg()[0],
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        **versions,
+    }
+
+
+def describe(m: dict) -> str:
+    """One line for a Markdown report, e.g. "Intel(R) Xeon(R) Processor (AVX512), 2 cores, load 0.3 at the start"."""
+    capability = m.get("cpu_capability") or m.get("capability")  # result files written before this module
+    line = f"{m['cpu']} ({capability})"
+    if m.get("cores"):
+        line += f", {m['cores']} cores"
+    if m.get("load_average_at_start") is not None:
+        load = m["load_average_at_start"]
+        line += f", load {load[0] if isinstance(load, list) else load:.1f} at the start"
+    return line
+
+
+def write_results(out: Path, results: dict, markdown: str) -> None:
+    """``OUT.json`` (the figures) and ``OUT.md`` (the report a person reads) side by side."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(markdown, encoding="utf-8")

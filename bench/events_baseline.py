@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import describe, machine, write_results  # bench/, the script's folder, is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -144,8 +145,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# GSR events: TF-IDF + logistic regression baseline",
         "",
-        f"Machine: {results['machine']['cpu']} ({results['machine']['capability']}). Test: "
-        f"{results['test_articles']} sentences, judged labels only.",
+        f"Machine: {describe(results['machine'])}. Test: {results['test_articles']} sentences, judged labels only.",
         "",
         "| variant | PROTEST P / R / F1 / AP (support) | ASSAULT P / R / F1 / AP (support) | macro F1 | "
         "CV PROTEST F1 (pooled; folds mean ± sd) | CV ASSAULT F1 (pooled; folds mean ± sd) | fit s |",
@@ -170,7 +170,6 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from events_judged import machine
 
     from akhbar.corpora import prepare_gsr
 
@@ -193,9 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             "test": split_run(data, variant),
             "cv": cross_validation(data, variant, args.folds),
         }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+    write_results(args.out, results, markdown(results))
     print(markdown(results))
 
 

@@ -17,29 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from common import describe, machine, write_results  # bench/, the script's folder, is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ("PROTEST", "ASSAULT")
-
-
-def machine() -> dict:
-    import torch
-
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    return {"cpu": model, "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__}
 
 
 def prepare(gsr: Path, work: Path) -> dict[str, Path]:
@@ -107,7 +94,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# GSR events: unjudged labels as negatives (before) or unknown (after)",
         "",
-        f"Machine: {results['machine']['cpu']} ({results['machine']['capability']}); encoder `{results['model']}`; "
+        f"Machine: {describe(results['machine'])}; encoder `{results['model']}`; "
         f"seeds {', '.join(map(str, results['seeds']))}. Test: {results['test_articles']} sentences, scored on "
         "judged labels only unless said otherwise.",
         "",
@@ -131,6 +118,8 @@ def markdown(results: dict) -> str:
     lines.append("")
     for variant in ("before", "after"):
         runs = [r for r in results["runs"] if r["variant"] == variant]
+        if not runs:  # written after every run: the other variant may not have run yet
+            continue
         for label in LABELS:
             f1 = [r["judged_scoring"][label]["f1"] for r in runs]
             spread = f"range {100 * min(f1):.1f}-{100 * max(f1):.1f}"
@@ -179,9 +168,7 @@ def main(argv=None) -> None:
                     "all_judged_scoring": scored["all_judged"],
                 }
             )
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+            write_results(args.out, results, markdown(results))  # after every run: a session can end abruptly
     print(markdown(results))
 
 

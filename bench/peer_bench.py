@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 import unicodedata
@@ -38,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE / "peers"))
 import envs  # noqa: E402
-from common import spans_to_tags  # noqa: E402
+from common import machine, spans_to_tags  # noqa: E402
 
 PEERS = ("spanmarker", "flair")
 logger = logging.getLogger("bench.peers")
@@ -204,28 +201,6 @@ def akhbar_long(package: Path, texts: list[str], sub_tokens: int) -> dict:
             "sub_tokens_per_s": sub_tokens / seconds,
         }
     return out
-
-
-def machine() -> dict:
-    import torch
-
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-            if line.startswith("Model name")
-        )
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        cpu = platform.processor()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "load_average_at_start": os.getloadavg()[0],
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
 
 
 def main(args) -> dict:

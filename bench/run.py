@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -39,12 +38,11 @@ import time
 from pathlib import Path
 
 import torch
-import transformers
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import conll_sentences, spans_to_tags  # noqa: E402
+from common import conll_sentences, machine, spans_to_tags  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 ANERCORP = SHARED / "anercorp" / "derived_camel_style_split"
@@ -363,7 +361,6 @@ class PipelineTagger:
     and stride, and its character offsets are mapped back to the original text."""
 
     def __init__(self, package: Path, aggregation: str = "simple", batch_size: int = 1, dtype: str = "float32"):
-        import torch
         from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
         from akhbar.settings import PackageSettings
@@ -533,26 +530,6 @@ def parity(engines: dict, test: str, gold: list[list[str]], package: Path, join:
 # ---------------------------------------------------------------------------------------------- reporting
 
 
-def machine() -> dict:
-    import datasets
-
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-    }
-
-
 def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
@@ -586,7 +563,7 @@ def render(results: dict) -> str:
     lines = [f"# akhbar vs the standard recipe — {results['model']}", ""]
     m = results["machine"]
     lines += [
-        f"Machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU: {m['gpu'] or 'none'}; "
+        f"Machine: {m['cpu']}, CPU capability {m.get('cpu_capability', '?')}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU: {m['gpu'] or 'none'}; "
         f"Python {m['python']}, torch {m['torch']}, transformers {m['transformers']}, datasets {m['datasets']}.",
         f"Command: `{results['command']}`",
         "",

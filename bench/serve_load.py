@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import signal
 import socket
@@ -31,7 +30,7 @@ import time
 from pathlib import Path
 
 import psutil
-import torch
+from common import machine  # bench/, the script's folder, is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,23 +60,6 @@ def plan(texts: list[str], requests: int, seed: int) -> list[list[int]]:
             pool += refill
         out.append([pool.pop() for _ in range(size)])
     return out
-
-
-def machine() -> dict:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        cpu = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        cpu = platform.processor()
-    return {
-        "cpu": cpu,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
 
 
 def without_scores(result: dict) -> dict:
@@ -320,7 +302,7 @@ def markdown(r: dict) -> str:
 `{r["command"]}`
 
 Machine: {m["cpu"]} ({m["cpu_capability"]}), {m["cores"]} cores, torch {m["torch"]} with {m["torch_threads"]} threads;
-load average at start {", ".join(f"{x:.2f}" for x in m["load_average_at_start"])}.
+load average at start {m["load_average_at_start"]:.2f}.
 
 | figure | value |
 |---|---|

@@ -183,7 +183,7 @@ def test_flops_smoke(tiny_model_dir, tmp_path):
     assert figures["share_of_matmul_float32"] == pytest.approx(
         figures["forward_float32_gflops"] / figures["matmul_float32_gflops"], abs=1e-3
     )
-    assert figures["machine"]["capability"]
+    assert figures["machine"]["cpu_capability"]
 
 
 def test_serve_load_smoke(random_packages, tmp_path):

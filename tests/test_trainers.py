@@ -94,3 +94,35 @@ def test_ner_metrics_refuse_predictions_out_of_dataset_order():
     # Stored longest first, the rows still point at each article's windows.
     longest = metrics.encoded.longest_first()
     assert longest.windows["length"] == [5, 4, 3] and longest.rows == [[1], [2], [0]]
+
+
+def test_early_stopping_waits_for_the_first_gain():
+    # A model still tagging everything O scores 0.0 at every evaluation; transformers' callback stopped it
+    # after `patience` of them. akhbar's counts only from the first score above zero.
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl
+
+    from akhbar.trainers import EarlyStopping
+
+    args = SimpleNamespace(metric_for_best_model="strict_f1", greater_is_better=True)
+    state = SimpleNamespace(best_metric=None)
+    callback, control = EarlyStopping(early_stopping_patience=2), TrainerControl()
+    stopped_at = None
+    for step, f1 in enumerate([0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.2, 0.25, 0.3], start=1):
+        callback.on_evaluate(args, state, control, metrics={"eval_strict_f1": f1})
+        state.best_metric = f1 if state.best_metric is None else max(state.best_metric, f1)  # what Trainer does
+        if control.should_training_stop:
+            stopped_at = step
+            break
+    assert stopped_at == 9  # 0.2 and 0.25 did not beat 0.3: two evaluations without a gain
+
+    # Lower is better (a loss): the parent's rule, unchanged.
+    args = SimpleNamespace(metric_for_best_model="loss", greater_is_better=False)
+    state, callback, control = (
+        SimpleNamespace(best_metric=1.0),
+        EarlyStopping(early_stopping_patience=1),
+        TrainerControl(),
+    )
+    callback.on_evaluate(args, state, control, metrics={"eval_loss": 1.5})
+    assert control.should_training_stop

@@ -11,16 +11,20 @@ It forces what akhbar depends on, whatever the task:
 - a task may bring its own loss over the whole batch (events pool an article's windows before the loss),
   which also needs the dataset's extra columns to reach the collator;
 - the share of padding in the training batches is counted as they are trained (no second pass over the
-  data), for the run record and the benchmark.
+  data), for the run record and the benchmark;
+- early stopping (:class:`EarlyStopping`) waits for the model's first non-zero score before it counts.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
-from transformers import Trainer
+from transformers import EarlyStoppingCallback, Trainer
 from transformers.trainer_utils import has_length
+
+logger = logging.getLogger(__name__)
 
 
 class AkhbarTrainer(Trainer):
@@ -70,3 +74,28 @@ class AkhbarTrainer(Trainer):
         """The share of training batch positions (this process's) that were padding."""
         positions = int(self.batch_positions)
         return round(1 - int(self.real_tokens) / positions, 4) if positions else None
+
+
+class EarlyStopping(EarlyStoppingCallback):
+    """transformers' early stopping, except that patience starts once the model has scored above zero.
+
+    Written here because ``EarlyStoppingCallback`` counts every evaluation that does not beat the best: a model
+    still tagging everything ``O`` scores strict F1 0.0 at each evaluation, and was stopped three evaluations
+    in, with nothing learned (small data such as the GSR argument spans reaches its first entity only after a
+    few epochs). While the selection metric (higher is better) is still 0 the counter does not move; a metric
+    where lower is better is left to the parent.
+    """
+
+    waiting_logged = False
+
+    def check_metric_value(self, args, state, control, metric_value):
+        if args.greater_is_better and metric_value <= 0 and (state.best_metric is None or state.best_metric <= 0):
+            if not self.waiting_logged:
+                logger.info(
+                    "early stopping waits: %s is still 0 (nothing found yet); patience counts from its first gain",
+                    args.metric_for_best_model,
+                )
+                self.waiting_logged = True
+            self.early_stopping_patience_counter = 0
+            return
+        super().check_metric_value(args, state, control, metric_value)

@@ -23,7 +23,7 @@ from pathlib import Path
 import datasets
 import torch
 import transformers
-from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
+from transformers import AutoTokenizer, set_seed
 
 from . import __version__
 from .articles import from_dataset, read_articles, to_dataset
@@ -34,6 +34,7 @@ from .model_card import HYPERPARAMETERS
 from .packaging import RUN_CONFIG, check_destination, package_run
 from .settings import PackageSettings
 from .tasks import Split, Task, get_task
+from .trainers import EarlyStopping
 
 logger = logging.getLogger("akhbar")
 
@@ -279,7 +280,7 @@ def configure_validation(training_args: AkhbarTrainingArguments, data_args: Data
         training_args.load_best_model_at_end = False
         return []
     if training_args.early_stopping_patience:
-        return [EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience)]
+        return [EarlyStopping(early_stopping_patience=training_args.early_stopping_patience)]
     return []
 
 
