@@ -31,9 +31,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer_common import (  # noqa: E402
     WallClockSchedule,
+    bench_data,
     group_documents,
+    measured,
     peak_rss_mib,
-    read_jsonl,
+    peer_arguments,
     spans_to_tags,
     sub_token_count,
     tag_spans,
@@ -45,16 +47,8 @@ logger = logging.getLogger("flair_runner")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, help="encoder folder")
-    p.add_argument("--data", required=True, help="folder with train.jsonl, test.jsonl, long.jsonl")
-    p.add_argument("--out", required=True)
-    p.add_argument("--budget_s", type=float, required=True, help="wall-clock training budget")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--learning_rate", type=float, default=5e-6)
-    p.add_argument("--batch_size", type=int, default=4)
+    p = peer_arguments(__doc__.split("\n")[0], learning_rate=5e-6)
     p.add_argument("--context", type=int, default=64, help="sub-tokens of document context each side (0: none)")
-    p.add_argument("--predict_batch_size", type=int, default=32)
     return p.parse_args(argv)
 
 
@@ -101,9 +95,7 @@ def main(argv=None) -> None:
     from flair.trainers.plugins import TrainerPlugin, TrainingInterrupt
 
     flair.set_seed(args.seed)
-    data = Path(args.data)
-    train, test = read_jsonl(data / "train.jsonl"), read_jsonl(data / "test.jsonl")
-    long = group_documents(read_jsonl(data / "long.jsonl"))
+    train, test, long = bench_data(args.data)
     corpus = Corpus(train=FlairDatapointDataset(sentences(train, True)), sample_missing_splits=False)
     labels = corpus.make_label_dictionary(label_type="ner", add_unk=False)
     embeddings = TransformerWordEmbeddings(
@@ -179,14 +171,7 @@ def main(argv=None) -> None:
                 "torch": torch.__version__,
             },
             "recipe": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
-            "seed": args.seed,
-            "budget_s": args.budget_s,
-            "train_s": round(train_s, 1),
-            "trained_steps": batches[0],
-            "epochs": round(epochs, 3),
-            "train_sub_tokens_per_epoch": tokens_per_epoch,
-            "train_tokens_per_s": tokens_per_epoch * epochs / train_s if train_s else None,
-            "peak_rss_mib_train": peak_train,
+            **measured(args, train_s, batches[0], epochs, tokens_per_epoch, peak_train),
             "predict_s": round(predict_s, 1),
             "predictions": predictions,
             "long_articles": speed,

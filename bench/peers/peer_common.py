@@ -14,6 +14,7 @@ scorer.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import resource
@@ -22,6 +23,46 @@ from collections.abc import Sequence
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+
+
+def peer_arguments(
+    description: str, learning_rate: float, model_help: str = "encoder folder"
+) -> argparse.ArgumentParser:
+    """The arguments every runner takes (the recipe's own are added by the runner)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--model", required=True, help=model_help)
+    p.add_argument("--data", required=True, help="folder with train.jsonl, test.jsonl, long.jsonl")
+    p.add_argument("--out", required=True)
+    p.add_argument("--budget_s", type=float, required=True, help="wall-clock training budget")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--learning_rate", type=float, default=learning_rate)
+    p.add_argument("--batch_size", type=int, default=4)
+    p.add_argument("--predict_batch_size", type=int, default=32)
+    return p
+
+
+def bench_data(folder: str | Path) -> tuple[list[dict], list[dict], list[list[dict]]]:
+    """The training and test sentence records, and the long articles (each a list of sentence records)."""
+    folder = Path(folder)
+    return (
+        read_jsonl(folder / "train.jsonl"),
+        read_jsonl(folder / "test.jsonl"),
+        group_documents(read_jsonl(folder / "long.jsonl")),
+    )
+
+
+def measured(args, train_s: float, steps: int, epochs: float, tokens_per_epoch: int, peak_train: float) -> dict:
+    """The training figures every runner reports, the same way."""
+    return {
+        "seed": args.seed,
+        "budget_s": args.budget_s,
+        "train_s": round(train_s, 1),
+        "trained_steps": steps,
+        "epochs": round(epochs, 3),
+        "train_sub_tokens_per_epoch": tokens_per_epoch,
+        "train_tokens_per_s": tokens_per_epoch * epochs / train_s if train_s else None,
+        "peak_rss_mib_train": peak_train,
+    }
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

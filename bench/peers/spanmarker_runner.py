@@ -33,9 +33,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer_common import (  # noqa: E402
     WallClockSchedule,
-    group_documents,
+    bench_data,
+    measured,
     peak_rss_mib,
-    read_jsonl,
+    peer_arguments,
     spans_to_tags,
     sub_token_count,
     timed_long_articles,
@@ -46,19 +47,11 @@ logger = logging.getLogger("spanmarker_runner")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, help="encoder folder (BERT-style)")
-    p.add_argument("--data", required=True, help="folder with train.jsonl, test.jsonl, long.jsonl")
-    p.add_argument("--out", required=True)
-    p.add_argument("--budget_s", type=float, required=True, help="wall-clock training budget")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--learning_rate", type=float, default=5e-5)
-    p.add_argument("--batch_size", type=int, default=4)
+    p = peer_arguments(__doc__.split("\n")[0], learning_rate=5e-5, model_help="encoder folder (BERT-style)")
     p.add_argument("--gradient_accumulation_steps", type=int, default=2)
     p.add_argument("--model_max_length", type=int, default=256)
     p.add_argument("--marker_max_length", type=int, default=128)
     p.add_argument("--entity_max_length", type=int, default=8)
-    p.add_argument("--predict_batch_size", type=int, default=32)
     p.add_argument("--no_context", action="store_true", help="leave out document_id/sentence_id")
     return p.parse_args(argv)
 
@@ -94,9 +87,7 @@ def main(argv=None) -> None:
     from transformers import TrainerCallback, TrainingArguments, set_seed
 
     set_seed(args.seed)
-    data = Path(args.data)
-    train, test = read_jsonl(data / "train.jsonl"), read_jsonl(data / "test.jsonl")
-    long = group_documents(read_jsonl(data / "long.jsonl"))
+    train, test, long = bench_data(args.data)
     context = not args.no_context
     entity_types = sorted({t[2:] for r in train for t in r["tags"] if t != "O"})
     labels = ["O"] + [f"{k}-{t}" for t in entity_types for k in ("B", "I")]
@@ -177,15 +168,8 @@ def main(argv=None) -> None:
                 "torch": torch.__version__,
             },
             "recipe": {k: v for k, v in vars(args).items() if k not in ("data", "out")} | {"document_context": context},
-            "seed": args.seed,
-            "budget_s": args.budget_s,
-            "train_s": round(train_s, 1),
+            **measured(args, train_s, trainer.state.global_step, epochs, tokens_per_epoch, peak_train),
             "train_runtime_s": round(result.metrics["train_runtime"], 1),
-            "trained_steps": trainer.state.global_step,
-            "epochs": round(epochs, 3),
-            "train_sub_tokens_per_epoch": tokens_per_epoch,
-            "train_tokens_per_s": tokens_per_epoch * epochs / train_s if train_s else None,
-            "peak_rss_mib_train": peak_train,
             "predict_s": round(predict_s, 1),
             "predictions": predictions,
             "long_articles": speed,
