@@ -55,7 +55,7 @@ def test_the_tagger_reads_each_text_for_its_event(argument_package):
     assert protest.words.original_spans == assault.words.original_spans
     assert protest.scores != assault.scores  # the event type is part of the input
     (found,) = tagger.predict([SENTENCE], events=[["ASSAULT"]])
-    assert found and {a["event"] for a in found} == {"ASSAULT"} and {a["label"] for a in found} <= set(ROLES)
+    assert found and {a["event"] for a in found} == {"ASSAULT"} and {a["role"] for a in found} <= set(ROLES)
     for a in found:
         assert SENTENCE[a["start"] : a["end"]] == a["text"] and 0 <= a["score"] <= 1
     # By default every event type the model knows.
@@ -163,7 +163,7 @@ def test_the_analyzer_gives_each_event_its_arguments_in_the_article(argument_pac
     (direct,) = arguments.predict([sentence], events=[["PROTEST"]])
     shift = evidence["start"]
     assert [(a["role"], a["start"] - shift, a["end"] - shift) for a in protest["arguments"]] == [
-        (a["label"], a["start"], a["end"]) for a in direct
+        (a["role"], a["start"], a["end"]) for a in direct
     ]
     for a in protest["arguments"]:
         assert ARTICLE[a["start"] : a["end"]] == a["text"] and shift <= a["start"] < a["end"] <= evidence["end"]

@@ -172,7 +172,7 @@ def test_analyzer_and_cli(multi, tiny_model_dir, tmp_path, capsys):
     assert again["macro"] == packaged["macro"] and again["per_label"] == packaged["per_label"]
 
 
-def test_unjudged_labels_are_unknown_not_negative(tmp_path):
+def test_unjudged_labels_are_unknown_not_negative(tmp_path, capsys):
     # "judged" is validated with the article; an unjudged label is -1 in the targets: out of the loss, the
     # scores and threshold tuning.
     import torch
@@ -191,6 +191,11 @@ def test_unjudged_labels_are_unknown_not_negative(tmp_path):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     articles, _ = read_articles(path)
     assert [a.get("judged") for a in articles] == [["PROTEST"], ["ASSAULT"], None]
+    assert cli(["validate", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert (
+        "judged: 2 of 3 articles judged only some labels (PROTEST 1, ASSAULT 1); the others judged every label" in said
+    )
     gold = gold_matrix(articles, ["PROTEST", "ASSAULT"], True)
     assert gold.tolist() == [[1, -1], [-1, 0], [0, 0]]
 

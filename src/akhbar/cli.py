@@ -99,6 +99,13 @@ def _validate(args: argparse.Namespace) -> None:
             f"({', '.join(f'{k} {v}' for k, v in entities.most_common()) or 'none'}); "
             f"events: {', '.join(f'{k} {v}' for k, v in events.most_common()) or 'none'}"
         )
+        partly = [a for a in articles if a.get("judged") is not None]
+        if partly:  # the events of these articles say nothing about the labels they did not judge
+            judged = Counter(label for a in partly for label in a["judged"])
+            print(
+                f"  judged: {len(partly)} of {len(articles)} articles judged only some labels "
+                f"({', '.join(f'{k} {v}' for k, v in judged.most_common()) or 'none'}); the others judged every label"
+            )
         if report.agreement:
             print(f"  {agreement_line(report.agreement)}")
         for error in report.skipped:

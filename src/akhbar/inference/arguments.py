@@ -56,8 +56,8 @@ class ArgumentTagger(NerTagger):
         *,
         events: Sequence[Sequence[str]] | None = None,
     ) -> list[list[dict]]:
-        """Arguments of each text as ``{"event", "label", "start", "end", "text", "score"}`` (``label``: the
-        role), offsets into the text, by event then position.
+        """Arguments of each text as ``{"event", "role", "start", "end", "text", "score"}``, offsets into the
+        text, by event then position (the Analyzer's keys).
 
         Args:
             events: per text, the event types to read it for; by default every type the model knows.
@@ -71,5 +71,5 @@ class ArgumentTagger(NerTagger):
         tagged = self.tag([texts[i] for i, _ in pairs], show_progress, events=[e for _, e in pairs])
         out: list[list[dict]] = [[] for _ in texts]
         for (i, event), result in zip(pairs, tagged):
-            out[i] += [{"event": event, **span} for span in result.entities(texts[i])]
+            out[i] += [{"event": event, "role": span.pop("label"), **span} for span in result.entities(texts[i])]
         return out
