@@ -23,7 +23,7 @@ from ..model_card import base_model_text
 from ..report import REPORT_MD, pct
 from ..windows import word_tags
 from . import register
-from .base import Split
+from .base import Split, card_opening
 from .ner import NerTask, evaluate_ner, score_table, write_report
 
 
@@ -104,36 +104,31 @@ class ArgumentTask(NerTask):
         return f"roles: {', '.join(settings.entity_labels)}; read for event types {', '.join(settings.event_labels)}"
 
     def card_intro(self, name: str, settings, report: dict | None) -> list[str]:
-        lines = [
+        def results(report: dict) -> list[str]:
+            data = report["data"]
+            return [
+                f"On `{data['name']}` ({data['articles']} sentences, {data['gold_entities']} arguments): **strict "
+                f"micro F1 {pct(report['strict']['micro']['f1'])}** (seqeval, span level, per role below).",
+                "",
+                score_table(report),
+                "",
+                f"Per event type and errors: [{REPORT_MD}]({REPORT_MD}).",
+                "",
+            ]
+
+        return card_opening(
             f"Arabic event arguments: the {', '.join(settings.entity_labels)} spans of a sentence for an event "
             f"type ({', '.join(settings.event_labels)}), fine-tuned with akhbar from {base_model_text(settings)}.",
-            "",
-            "## How to load",
-            "",
-            "```python",
-            "from akhbar import ArgumentTagger  # every window reads [CLS] EVENT [SEP] words ... [SEP]",
-            f'tagger = ArgumentTagger.from_pretrained("models/{name}")',
-            f'tagger.predict(["تظاهر مئات الطلاب أمام وزارة التعليم."], events=[["{settings.event_labels[0]}"]])',
-            '# [[{"event", "label" (the role), "start", "end", "text", "score"}]]',
-            "```",
-            "",
-            "Plain transformers pipelines do not add the event type to the input: use akhbar to run it.",
-            "",
-            "## Results",
-            "",
-        ]
-        if report is None:
-            return lines + ["Not evaluated: the run had no test or validation data.", ""]
-        data = report["data"]
-        return lines + [
-            f"On `{data['name']}` ({data['articles']} sentences, {data['gold_entities']} arguments): **strict micro "
-            f"F1 {pct(report['strict']['micro']['f1'])}** (seqeval, span level, per role below).",
-            "",
-            score_table(report),
-            "",
-            f"Per event type and errors: [{REPORT_MD}]({REPORT_MD}).",
-            "",
-        ]
+            [
+                "from akhbar import ArgumentTagger  # every window reads [CLS] EVENT [SEP] words ... [SEP]",
+                f'tagger = ArgumentTagger.from_pretrained("models/{name}")',
+                f'tagger.predict(["تظاهر مئات الطلاب أمام وزارة التعليم."], events=[["{settings.event_labels[0]}"]])',
+                '# [[{"event", "role", "start", "end", "text", "score"}]]',
+            ],
+            report,
+            results,
+            note=["Plain transformers pipelines do not add the event type to the input: use akhbar to run it.", ""],
+        )
 
     def card_use(self, settings) -> tuple[str, str]:
         return (

@@ -180,3 +180,18 @@ class Task(ABC):
     @abstractmethod
     def card_use(self, settings: PackageSettings) -> tuple[str, str]:
         """``(intended use, a task-specific limitation)`` sentences of the card."""
+
+
+def card_opening(
+    summary: str,
+    code: Sequence[str],
+    report: dict | None,
+    results: Callable[[dict], list[str]],
+    note: Sequence[str] = (),
+) -> list[str]:
+    """A card's opening, the same shape for every task: what the model is, how to load it (``code``, Python
+    lines), an optional ``note`` and the results (``results(report)``, or a line saying there were none)."""
+    lines = [summary, "", "## How to load", "", "```python", *code, "```", "", *note, "## Results", ""]
+    if report is None:
+        return lines + ["Not evaluated: the run had no test or validation data.", ""]
+    return lines + results(report)

@@ -28,7 +28,7 @@ from ..report import CONFUSION_PNG, REPORT_MD, cell, confusion_table, engine_tex
 from ..settings import PackageSettings
 from ..windows import encode_article
 from . import register
-from .base import Split, Task
+from .base import Split, Task, card_opening
 
 logger = logging.getLogger("akhbar")
 
@@ -489,37 +489,35 @@ def _plot_pr(curve: dict, path: Path, title: str) -> None:
 
 def _event_intro(name: str, settings: PackageSettings, report: dict | None) -> list[str]:
     mode = "multi-label, sigmoid with tuned thresholds" if settings.multi_label else "single-label, softmax"
-    lines = [
+
+    def results(report: dict) -> list[str]:
+        lines = []
+        if settings.thresholds:
+            lines += ["Thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in settings.thresholds.items()), ""]
+        return lines + [
+            f"On `{report['data']['name']}` ({report['data']['articles']} articles): **macro F1 "
+            f"{pct(report['macro']['f1'])}**, micro F1 {pct(report['micro']['f1'])} (the YAML above has them as "
+            "fractions).",
+            "",
+            score_table(report),
+            "",
+            f"Full report with per-label curves and errors: [{REPORT_MD}]({REPORT_MD}).",
+            "",
+        ]
+
+    return card_opening(
         f"Arabic news event classification ({', '.join(settings.event_labels)}; {mode}) fine-tuned with akhbar "
         f"from {base_model_text(settings)}. Long articles are read as overlapping windows whose logits are "
         f"{settings.pooling}-pooled.",
-        "",
-        "## How to load",
-        "",
-        "```python",
-        "from akhbar import EventClassifier  # saved preprocessing, windows, pooling and thresholds",
-        f'classifier = EventClassifier.from_pretrained("models/{name}")',
-        'classifier.predict(["تظاهر مئات الطلاب أمام الوزارة."])  # [[{"label", "score"}]]',
-        "",
-        "# plain transformers also works (one window, no pooling, no tuned thresholds):",
-        "from transformers import pipeline",
-        f'clf = pipeline("text-classification", model="models/{name}", top_k=None)',
-        "```",
-        "",
-        "## Results",
-        "",
-    ]
-    if report is None:
-        return lines + ["Not evaluated: the run had no test or validation data.", ""]
-    if settings.thresholds:
-        lines += ["Thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in settings.thresholds.items()), ""]
-    return lines + [
-        f"On `{report['data']['name']}` ({report['data']['articles']} articles): **macro F1 "
-        f"{pct(report['macro']['f1'])}**, micro F1 {pct(report['micro']['f1'])} (the YAML above has them as "
-        "fractions).",
-        "",
-        score_table(report),
-        "",
-        f"Full report with per-label curves and errors: [{REPORT_MD}]({REPORT_MD}).",
-        "",
-    ]
+        [
+            "from akhbar import EventClassifier  # saved preprocessing, windows, pooling and thresholds",
+            f'classifier = EventClassifier.from_pretrained("models/{name}")',
+            'classifier.predict(["تظاهر مئات الطلاب أمام الوزارة."])  # [[{"label", "score"}]]',
+            "",
+            "# plain transformers also works (one window, no pooling, no tuned thresholds):",
+            "from transformers import pipeline",
+            f'clf = pipeline("text-classification", model="models/{name}", top_k=None)',
+        ],
+        report,
+        results,
+    )

@@ -34,7 +34,7 @@ from ..report import (
 from ..settings import PackageSettings
 from ..windows import IGNORE, AlignmentStats, encode_article, merge_windows, missing_words, window_labels, word_tags
 from . import register
-from .base import Split, Task
+from .base import Split, Task, card_opening
 
 logger = logging.getLogger("akhbar")
 
@@ -541,36 +541,32 @@ def render_markdown(report: dict, title: str) -> str:
 
 
 def _ner_intro(name: str, settings: PackageSettings, report: dict | None) -> list[str]:
-    lines = [
+    def results(report: dict) -> list[str]:
+        return [
+            f"On `{report['data']['name']}` ({report['data']['articles']} articles, {report['data']['gold_entities']} "
+            f"entities): **strict micro F1 {pct(report['strict']['micro']['f1'])}**, lenient "
+            f"{pct(report['lenient']['micro']['f1'])} (seqeval, entity level; the YAML above has them as fractions).",
+            "",
+            score_table(report),
+            "",
+            *([lenient_note(report), ""] if lenient_note(report) else []),
+            f"Full report with confusion matrix and errors: [{REPORT_MD}]({REPORT_MD}).",
+            "",
+        ]
+
+    return card_opening(
         f"Arabic named-entity recognition ({', '.join(settings.entity_labels)}) fine-tuned with "
         f"akhbar from {base_model_text(settings)}.",
-        "",
-        "## How to load",
-        "",
-        "```python",
-        "from akhbar import NerTagger  # applies the saved preprocessing and reads long texts in windows",
-        f'tagger = NerTagger.from_pretrained("models/{name}")  # this folder, or its hub id',
-        'tagger.predict(["زار وزير الخارجية عمّان أمس."])  # [[{"start", "end", "label", "text", "score"}]]',
-        "",
-        "# plain transformers also works (no Arabic normalization, no windows beyond max length):",
-        "from transformers import pipeline",
-        '# ("first" tags each word by its first sub-token, as akhbar trained it; see akhbar\'s BENCHMARKS.md)',
-        f'ner = pipeline("token-classification", model="models/{name}", aggregation_strategy="first")',
-        "```",
-        "",
-        "## Results",
-        "",
-    ]
-    if report is None:
-        return lines + ["Not evaluated: the run had no test or validation data.", ""]
-    return lines + [
-        f"On `{report['data']['name']}` ({report['data']['articles']} articles, {report['data']['gold_entities']} "
-        f"entities): **strict micro F1 {pct(report['strict']['micro']['f1'])}**, lenient "
-        f"{pct(report['lenient']['micro']['f1'])} (seqeval, entity level; the YAML above has them as fractions).",
-        "",
-        score_table(report),
-        "",
-        *([lenient_note(report), ""] if lenient_note(report) else []),
-        f"Full report with confusion matrix and errors: [{REPORT_MD}]({REPORT_MD}).",
-        "",
-    ]
+        [
+            "from akhbar import NerTagger  # applies the saved preprocessing and reads long texts in windows",
+            f'tagger = NerTagger.from_pretrained("models/{name}")  # this folder, or its hub id',
+            'tagger.predict(["زار وزير الخارجية عمّان أمس."])  # [[{"start", "end", "label", "text", "score"}]]',
+            "",
+            "# plain transformers also works (no Arabic normalization, no windows beyond max length):",
+            "from transformers import pipeline",
+            '# ("first" tags each word by its first sub-token, as akhbar trained it; see akhbar\'s BENCHMARKS.md)',
+            f'ner = pipeline("token-classification", model="models/{name}", aggregation_strategy="first")',
+        ],
+        report,
+        results,
+    )
