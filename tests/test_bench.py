@@ -6,6 +6,7 @@ folders, scoring, inference timing, report files).
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -184,6 +185,31 @@ def test_flops_smoke(tiny_model_dir, tmp_path):
         figures["forward_float32_gflops"] / figures["matmul_float32_gflops"], abs=1e-3
     )
     assert figures["machine"]["cpu_capability"]
+
+
+def test_speed_smoke(random_packages, tmp_path):
+    # bench/speed.py: the engines against pipeline(aggregation_strategy="first") on long articles and the forward
+    # pass against the matmul, one table for this CPU kind with both targets judged.
+    ner, _ = random_packages
+    package = tmp_path / "ner"
+    shutil.copytree(ner, package)
+    out = tmp_path / "speed"
+    command = [sys.executable, str(ROOT / "bench" / "speed.py"), str(package), "--out", str(out),
+               "--long", str(SAMPLE / "test.jsonl"), "--min_tokens", "60", "--articles", "3", "--rounds", "2",
+               "--skip_onnx"]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    long = figures["long_articles"]
+    assert long["texts"] == 3 and long["pipeline_first_batch_1"]["seconds"] > 0
+    row = long["akhbar_torch_fp32"]
+    assert row["speedup_vs_pipeline_first"] == pytest.approx(long["pipeline_first_batch_1"]["seconds"] / row["seconds"])
+    assert 0 <= row["agreement_with_pipeline_first"]["agreement"] <= 1
+    assert ("akhbar_torch_bf16" in long) == ("pipeline_bf16_batch_1" in long)  # both only where bf16 is native
+    assert [t["target"][:12] for t in figures["targets"]] == ["long-article", "float32 forw"]
+    assert figures["machine"]["cpu_capability"] and figures["machine"]["cpu_capability"] in out.with_suffix(
+        ".md"
+    ).read_text(encoding="utf-8")
 
 
 def test_serve_load_smoke(random_packages, tmp_path):
