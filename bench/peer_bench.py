@@ -265,6 +265,13 @@ def main(args) -> dict:
     out.with_suffix(".json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(render(results), encoding="utf-8")
     print(render(results))
+    if "speed" not in args.skip:  # the speed table of this CPU kind, on the first seed's akhbar package
+        import speed
+
+        package = next(r["package"] for r in results["runs"] if r["name"] == "akhbar")
+        command = [package, "--out", str(out.with_name(out.name + "-speed")), "--long", args.long]
+        command += ["--articles", str(min(args.long_articles, 12)), "--min_tokens", str(args.long_min_tokens)]
+        results["speed"] = speed.main(command + (["--skip_onnx"] if "onnx" in args.skip else []))
     return results
 
 

@@ -105,9 +105,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--skip",
         nargs="*",
         default=[],
-        choices=["budget", "inference", "onnx", "sentences", "parity"],
+        choices=["budget", "inference", "onnx", "sentences", "parity", "speed"],
         help="parts to leave out: the budget runs, all inference, the ONNX engines, the test-sentence timing, "
-        "the F1 parity of engines",
+        "the F1 parity of engines, --peers' speed table (bench/speed.py)",
     )
     p.add_argument("--fresh", action="store_true", help="retrain even when a finished run folder exists")
     peers = p.add_argument_group("peers", "--peers: akhbar against SpanMarker and Flair instead (bench/peer_bench.py)")

@@ -428,3 +428,7 @@ def test_peers_bench_smoke(tiny_model_dir, tmp_path):
     assert akhbar["long_articles"]["float32"]["articles"] == 3 and akhbar["train_s"] < 60  # stopped by the budget
     assert results["machine"]["cpu_capability"] and [t["target"][:9] for t in results["targets"]][0] == "strict F1"
     assert "| akhbar | 1 |" in out.with_suffix(".md").read_text(encoding="utf-8")
+    # The same command gives this CPU kind's speed table, on akhbar's package of the run.
+    speed = json.loads((out.parent / "peers-speed.json").read_text(encoding="utf-8"))
+    assert speed["package"] == akhbar["package"] and speed["long_articles"]["texts"] == 3
+    assert "akhbar_onnx_int8" in speed["long_articles"] and len(speed["targets"]) == 2
