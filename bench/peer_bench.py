@@ -216,7 +216,8 @@ def main(args) -> dict:
     join = int(dict(a.partition("=")[::2] for a in args.akhbar_set).get("join_sentences", config_join(args.config)))
     long = long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer)
     data = work / "peer-data"
-    counts = write_data(data, args.train, args.test, join, long)
+    documents = join if args.peer_documents is None else args.peer_documents  # the peers' context, own option
+    counts = write_data(data, args.train, args.test, documents, long)
     long_tokens = sub_tokens(tokenizer, data / "long.jsonl")
     train_tokens = sub_tokens(tokenizer, data / "train.jsonl")
     pythons = {peer: envs.ensure(peer) for peer in args.peer_names}
@@ -235,6 +236,7 @@ def main(args) -> dict:
         "machine": started_load,
         "budget_s": args.budget_s,
         "join_sentences": join,
+        "peer_documents": documents,
         "data": counts,
         "test_sentences": len(gold),
         "test_file": args.test,
@@ -353,7 +355,9 @@ def render(results: dict) -> str:
         f"torch {m['torch']}.",
         f"Command: `{results['command']}`",
         f"Data: {results['data']['train']} training sentences, {results['test_sentences']} test sentences, "
-        f"documents of up to {results['join_sentences']} words; long articles: {results['long_articles']['articles']} "
+        f"akhbar reads articles of up to {results['join_sentences']} words, the peers documents of up to "
+        f"{results.get('peer_documents', results['join_sentences'])} words of context; "
+        f"long articles: {results['long_articles']['articles']} "
         f"({results['long_articles']['sub_tokens']} sub-tokens).",
         "",
         "## Quality (ANERcorp test, akhbar's scorer)",

@@ -120,6 +120,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0,
         help="score every system on the first N test sentences only (short smoke runs; 0: all of them)",
     )
+    peers.add_argument(
+        "--peer_documents",
+        type=int,
+        help="peers' document context: sentences joined into documents of up to this many words (default: akhbar's "
+        "join_sentences, so that every system reads the same context; 0: every sentence on its own)",
+    )
     peers.add_argument("--spanmarker_args", nargs="*", default=[], help="extra arguments of spanmarker_runner.py")
     peers.add_argument("--flair_args", nargs="*", default=[], help="extra arguments of flair_runner.py")
     args = p.parse_args(argv)
