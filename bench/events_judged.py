@@ -4,7 +4,9 @@
 
 arabic_event_gsr judged each sentence for one event type. ``akhbar prepare gsr`` records that in ``judged``;
 "before" is the same split with ``judged`` removed, so the other type reads as a negative, as it did before
-the field existed. Both are trained with ``configs/events-gsr.yaml`` and scored on the same test sentences
+the field existed. Both are trained with ``configs/events-gsr.yaml`` as ``task: events`` (the config's
+``sentence_events`` trains the same classifier and differs only in how a package reads an article; the test
+items here are sentences, scored as they are) and scored on the same test sentences
 counting judged labels only (the honest score: nobody said whether a protest sentence reports an assault),
 and, for reference, the "before" way (every label judged). Each package is scored in float32 with its
 decision thresholds re-tuned in float32 on its variant's validation split (akhbar's ``tune_thresholds``), so
@@ -48,7 +50,7 @@ def prepare(gsr: Path, work: Path) -> dict[str, Path]:
 def train(model: str, data: Path, work: Path, name: str, seed: int, extra: list[str]) -> tuple[Path, float]:
     command = [
         sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / "events-gsr.yaml"),
-        "--model_name_or_path", model, "--freeze_embeddings", "true",
+        "--model_name_or_path", model, "--freeze_embeddings", "true", "--task", "events",
         "--train_file", str(data / "train.jsonl"), "--validation_file", str(data / "validation.jsonl"),
         "--test_file", str(data / "test.jsonl"), "--output_dir", str(work / "runs" / name),
         "--package_dir", str(work / "models"), "--model_name", name, "--seed", str(seed),
