@@ -131,3 +131,29 @@ def test_the_service_and_ray_return_evidence(scripted, tmp_path):
     (event,) = rows[0]["events"]
     (evidence,) = event["evidence"]
     assert event["label"] == "PROTEST" and "تظاهر" in ARTICLE[evidence["start"] : evidence["end"]]
+
+
+def test_the_report_gives_the_evidence_and_the_sentence_behind_each_wrong_event(scripted, tmp_path):
+    # An article where the protest sentence is found (right), one where a protest is found though the article's
+    # gold says none (wrong: the report quotes the sentence that made the model decide), and one not judged for
+    # PROTEST (its protest is no error and is not quoted).
+    from akhbar.tasks import get_task
+
+    task = get_task("sentence_events")
+    model = classifier()
+    articles = [
+        {"id": "right", "text": ARTICLE, "entities": [], "events": ["PROTEST"]},
+        {"id": "wrong", "text": "خبر أول. وتظاهر العمال في الساحة.", "entities": [], "events": []},
+        {"id": "unjudged", "text": "تظاهر السكان.", "entities": [], "events": [], "judged": ["ASSAULT"]},
+    ]
+    report = task.evaluate(model, articles, "mine.jsonl", show_progress=False)
+    assert report["task"] == "sentence_events" and report["aggregation"] == "max"
+    assert report["evidence"]["PROTEST"] == {"events": 3, "sentences_mean": 1.0, "one_sentence_share": 1.0}
+    assert [e["article"] for e in report["errors"]] == ["wrong"]
+    (span,) = report["errors"][0]["evidence"]["PROTEST"]
+    assert span["text"] == "وتظاهر العمال في الساحة." and span["score"] == 0.9
+    task.write_report(report, tmp_path, "sentence events")
+    text = (tmp_path / "eval_report.md").read_text(encoding="utf-8")
+    assert "## Evidence (max over sentences)" in text and "| PROTEST | 3 | 1.00 | 100.0% |" in text
+    assert "- `wrong` PROTEST (0.90), characters 9-33: وتظاهر العمال في الساحة." in text
+    assert "`unjudged`" not in text.split("## Evidence")[1]

@@ -9,6 +9,11 @@ original text.
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..report import REPORT_MD, cell
 from . import register
 from .events import EventTask
 
@@ -36,6 +41,70 @@ class SentenceEventTask(EventTask):
         from ..inference.events import SentenceEventClassifier
 
         return SentenceEventClassifier
+
+    def evaluate(self, predictor, articles: Sequence[dict], data_name: str, show_progress: bool) -> dict:
+        """The event task's scores, and the evidence: per label, how many sentences carry each event found, and
+        for each error the sentences that made the model decide (what an analyst reads to see why)."""
+        report = super().evaluate(predictor, articles, data_name, show_progress)
+        report["task"] = self.name
+        report["aggregation"] = predictor.settings.aggregation
+        found = predictor.predict([a["text"] for a in articles], show_progress)
+        by_label: dict[str, list[int]] = {label: [] for label in predictor.settings.event_labels}
+        for events in found:
+            for event in events:
+                by_label[event["label"]].append(len(event["evidence"]))
+        report["evidence"] = {
+            label: {
+                "events": len(counts),
+                "sentences_mean": round(statistics.fmean(counts), 3) if counts else None,
+                "one_sentence_share": round(sum(c == 1 for c in counts) / len(counts), 4) if counts else None,
+            }
+            for label, counts in by_label.items()
+        }
+        # Errors are a subsequence of the articles, in order (ids need not be unique): matched by walking both.
+        position = 0
+        for error in report["errors"]:
+            while articles[position]["id"] != error["article"]:
+                position += 1
+            text, judged = articles[position]["text"], articles[position].get("judged")
+            error["evidence"] = {  # of the labels judged (an unjudged label found is no error)
+                event["label"]: [{**span, "text": text[span["start"] : span["end"]]} for span in event["evidence"]]
+                for event in found[position]
+                if judged is None or event["label"] in judged
+            }
+            position += 1
+        return report
+
+    def write_report(self, report: dict, directory: Path, title: str) -> None:
+        super().write_report(report, directory, title)
+        lines = [
+            "",
+            f"## Evidence ({report.get('aggregation', 'max')} over sentences)",
+            "",
+            "Every event found comes with the sentences that carry it (each at or above the label's threshold, or "
+            "the most confident one).",
+            "",
+            "| label | events found | sentences per event (mean) | events with one sentence |",
+            "|---|---:|---:|---:|",
+        ]
+        for label, e in report.get("evidence", {}).items():
+            mean = "—" if e["sentences_mean"] is None else f"{e['sentences_mean']:.2f}"
+            share = "—" if e["one_sentence_share"] is None else f"{100 * e['one_sentence_share']:.1f}%"
+            lines.append(f"| {label} | {e['events']} | {mean} | {share} |")
+        shown = [e for e in report["errors"][:30] if e.get("evidence")]
+        if shown:
+            lines += ["", "### The sentences behind wrong events", ""]
+            for e in shown:
+                for label, spans in e["evidence"].items():
+                    if label in e["gold"]:
+                        continue  # a right label of a wrong article: not the error
+                    best = spans[0]
+                    lines.append(
+                        f"- `{e['article']}` {label} ({best['score']:.2f}), characters {best['start']}-{best['end']}: "
+                        f"{cell(best['text'])}"
+                    )
+        path = Path(directory) / REPORT_MD
+        path.write_text(path.read_text(encoding="utf-8") + "\n".join(lines) + "\n", encoding="utf-8")
 
     def describe(self, settings) -> str:
         return f"labels: {', '.join(settings.event_labels)} (sentence events, {settings.aggregation} over sentences)"
