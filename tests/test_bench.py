@@ -168,7 +168,9 @@ def test_events_judged_smoke(tiny_model_dir, tmp_path):
     for run in results["runs"]:
         for scoring in ("judged_scoring", "all_judged_scoring"):
             assert 0.0 <= run[scoring]["macro_f1"] <= 1.0 and set(run[scoring]) >= {"PROTEST", "ASSAULT"}
-    assert "| after | 1 |" in out.with_suffix(".md").read_text(encoding="utf-8")
+        assert set(run["judged_at_0.5"]) == {"PROTEST", "ASSAULT"}  # the same model at a plain 0.5 cut
+    text = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| after | 1 |" in text and "- after, seed 1: PROTEST" in text
 
 
 @pytest.mark.slow
