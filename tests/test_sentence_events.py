@@ -157,3 +157,5 @@ def test_the_report_gives_the_evidence_and_the_sentence_behind_each_wrong_event(
     assert "## Evidence (max over sentences)" in text and "| PROTEST | 3 | 1.00 | 100.0% |" in text
     assert "- `wrong` PROTEST (0.90), characters 9-33: وتظاهر العمال في الساحة." in text
     assert "`unjudged`" not in text.split("## Evidence")[1]
+    card = "\n".join(task.card_intro("gsr", model.settings, report))
+    assert "Evidence on `mine.jsonl`: PROTEST 3 events found, 1.00 sentences each." in card

@@ -118,6 +118,14 @@ class SentenceEventTask(EventTask):
             "`SentenceEventClassifier.from_pretrained(...).predict([article])` -> "
             '`[[{"label", "score", "evidence": [{"start", "end", "score"}]}]]`.'
         )
+        evidence = (report or {}).get("evidence")
+        if evidence:  # how the evidence came out on the evaluation data (the report lists the wrong ones)
+            found = "; ".join(
+                f"{label} {e['events']} events found, {e['sentences_mean']:.2f} sentences each"
+                for label, e in evidence.items()
+                if e["events"]
+            )
+            lines = lines + [f"Evidence on `{report['data']['name']}`: {found or 'no event found'}.", ""]
         return lines[:2] + [note, ""] + lines[2:]
 
     def card_use(self, settings) -> tuple[str, str]:
