@@ -7,6 +7,7 @@ import pytest
 from conftest import SHARED
 
 from akhbar.articles import read_articles
+from akhbar.cli import main as cli
 from akhbar.corpora import prepare_ant, prepare_gsr
 
 GSR = SHARED / "arabic_event_gsr"
@@ -55,6 +56,12 @@ def test_gsr_mapping_and_duplicates(tmp_path):
     ]
     kept = prepare_gsr(tmp_path / "gsr", tmp_path / "pos", ambiguous="positive")
     assert kept["articles"] == 42
+    # --unjudged negative: the same sentences and split, no "judged" (the other type reads as a negative).
+    assert cli(["prepare", "gsr", "--input", str(tmp_path / "gsr"), "--output", str(tmp_path / "neg"),
+                "--unjudged", "negative"]) == 0  # fmt: skip
+    for split in ("train", "validation", "test"):
+        unknown = read_split(tmp_path / "out", split)
+        assert read_split(tmp_path / "neg", split) == [{k: v for k, v in a.items() if k != "judged"} for a in unknown]
 
 
 @needs_gsr

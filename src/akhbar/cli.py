@@ -546,7 +546,7 @@ def _prepare(args: argparse.Namespace) -> None:
     from .corpora import prepare_ant, prepare_gsr, prepare_gsr_arguments
 
     if args.corpus == "gsr":
-        report = prepare_gsr(args.input, args.output, seed=args.seed, ambiguous=args.ambiguous)
+        report = prepare_gsr(args.input, args.output, seed=args.seed, ambiguous=args.ambiguous, unjudged=args.unjudged)
     elif args.corpus == "gsr-arguments":
         report = prepare_gsr_arguments(args.input, args.output, seed=args.seed, policy=args.policy)
         aligned = report["alignment"]
@@ -669,6 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["exclude", "positive", "negative"],
         default="exclude",
         help="gsr: what an 'ambiguous' judgement becomes (default: exclude the sentence)",
+    )
+    p.add_argument(
+        "--unjudged",
+        choices=["unknown", "negative"],
+        default="unknown",
+        help="gsr: the event type a sentence was not judged for: unknown (default; written as 'judged') or "
+        "negative (no 'judged'; see BENCHMARKS.md, GSR events: judged labels)",
     )
     p.add_argument(
         "--policy",

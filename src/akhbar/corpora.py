@@ -56,7 +56,9 @@ def write_splits(splits: dict, output: Path, report: dict) -> dict:
     return report
 
 
-def prepare_gsr(source: str | Path, output: str | Path, seed: int = 13, ambiguous: str = "exclude") -> dict:
+def prepare_gsr(
+    source: str | Path, output: str | Path, seed: int = 13, ambiguous: str = "exclude", unjudged: str = "unknown"
+) -> dict:
     """arabic_event_gsr -> multi-label PROTEST/ASSAULT sentences.
 
     Mapping: "yes" (all annotators accept) -> the file's event; "easy no" and "difficult no" -> not that
@@ -64,11 +66,15 @@ def prepare_gsr(source: str | Path, output: str | Path, seed: int = 13, ambiguou
     ``negative``. A sentence listed several times takes the common vote if its rows agree (yes/no) and
     is ambiguous if they do not. Each sentence was judged for the event type(s) of the file(s) it is in,
     nearly always one: ``judged`` lists them, so the other type is unknown for it, not negative (the corpus
-    was drawn per event type; see data/README.md).
+    was drawn per event type; see data/README.md). ``unjudged="negative"`` leaves ``judged`` out, so the other
+    type reads as a negative: the same sentences and split, the "before" variant of bench/events_judged.py,
+    which scored as well or better on the judged labels there (BENCHMARKS.md).
     """
     source, output = Path(source), Path(output)
     if ambiguous not in ("exclude", "positive", "negative"):
         raise ValueError(f"ambiguous must be exclude, positive or negative, found {ambiguous!r}")
+    if unjudged not in ("unknown", "negative"):
+        raise ValueError(f"unjudged must be unknown or negative, found {unjudged!r}")
     votes: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     ids: dict[str, str] = {}
     rows = 0
@@ -100,7 +106,8 @@ def prepare_gsr(source: str | Path, output: str | Path, seed: int = 13, ambiguou
                 events.append(event)
         if keep:
             articles.append(
-                {"id": ids[text], "text": text, "entities": [], "events": sorted(events), "judged": sorted(by_event)}
+                {"id": ids[text], "text": text, "entities": [], "events": sorted(events)}
+                | ({"judged": sorted(by_event)} if unjudged == "unknown" else {})
             )
     strata = ["+".join(a["events"]) or ("none-" + a["id"].split("-")[0]) for a in articles]
     splits = split_articles(articles, strata, seed, 0.1, 0.1)
@@ -109,7 +116,8 @@ def prepare_gsr(source: str | Path, output: str | Path, seed: int = 13, ambiguou
         "source": str(source),
         "seed": seed,
         "mapping": {"yes": "event", "easy no": "no event", "difficult no": "no event", "ambiguous": ambiguous},
-        "judged": "each sentence for the event types of the files it is in; the others unknown",
+        "judged": "each sentence for the event types of the files it is in; the others "
+        + ("unknown" if unjudged == "unknown" else "negative (unjudged: negative; no judged field written)"),
         "csv_rows": rows,
         "unique_sentences": len(votes),
         "excluded_ambiguous": dict(dropped),
