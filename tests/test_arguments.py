@@ -56,6 +56,10 @@ def test_the_tagger_reads_each_text_for_its_event(argument_package):
     assert protest.scores != assault.scores  # the event type is part of the input
     (found,) = tagger.predict([SENTENCE], events=[["ASSAULT"]])
     assert found and {a["event"] for a in found} == {"ASSAULT"} and {a["role"] for a in found} <= set(ROLES)
+    from akhbar.formats import predictions_to_articles  # what predict --format writes: the role as the label
+
+    (article,) = predictions_to_articles([SENTENCE], [found])
+    assert [(e["start"], e["label"]) for e in article["entities"]] == [(a["start"], a["role"]) for a in found]
     for a in found:
         assert SENTENCE[a["start"] : a["end"]] == a["text"] and 0 <= a["score"] <= 1
     # By default every event type the model knows.

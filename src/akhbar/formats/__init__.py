@@ -215,8 +215,8 @@ def write_articles(
 
 def predictions_to_articles(texts: Sequence[str], results: Sequence, ids: Sequence[str] | None = None) -> list[dict]:
     """Articles from model output: ``NerTagger.predict`` (a list of entities per text),
-    ``EventClassifier.predict`` (a list of ``{"label", "score"}`` per text) or ``Analyzer.predict``
-    (``{"entities", "events"}`` per text)."""
+    ``EventClassifier.predict`` (a list of ``{"label", "score"}`` per text), ``ArgumentTagger.predict`` (the
+    role as the label) or ``Analyzer.predict`` (``{"entities", "events"}`` per text)."""
     ids = list(ids) if ids is not None else [f"{i + 1}" for i in range(len(texts))]
     articles = []
     for ident, text, result in zip(ids, texts, results):
@@ -226,9 +226,14 @@ def predictions_to_articles(texts: Sequence[str], results: Sequence, ids: Sequen
             entities, events = [], result
         else:
             entities, events = result, []
-        entities = [{k: e[k] for k in ("start", "end", "label", "score") if k in e} for e in entities]
+        # An argument's role is its label in an annotation tool (ArgumentTagger.predict says "role").
+        entities = [{k: e[k] for k in ("start", "end", "label", "score") if k in e} | _role(e) for e in entities]
         articles.append({"id": ident, "text": text, "entities": entities, "events": list(events)})
     return articles
+
+
+def _role(entity: dict) -> dict:
+    return {"label": entity["role"]} if "label" not in entity and "role" in entity else {}
 
 
 def model_version(*packages: str | Path) -> str:
