@@ -61,10 +61,11 @@ class SentenceEventTask(EventTask):
             }
             for label, counts in by_label.items()
         }
-        # Errors are a subsequence of the articles, in order (ids need not be unique): matched by walking both.
+        # Errors are a subsequence of the articles, in order: matched by walking both, on the id and the text's
+        # opening that the error keeps (ids need not be unique).
         position = 0
         for error in report["errors"]:
-            while articles[position]["id"] != error["article"]:
+            while (articles[position]["id"], articles[position]["text"][:200]) != (error["article"], error["text"]):
                 position += 1
             text, judged = articles[position]["text"], articles[position].get("judged")
             error["evidence"] = {  # of the labels judged (an unjudged label found is no error)
