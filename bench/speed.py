@@ -11,9 +11,10 @@ speed goals, on the CPU kind it runs on:
   decides; ONNX Runtime float32 and int8 when onnxruntime is installed) against
   ``pipeline("token-classification", aggregation_strategy="first", stride=<the package's>)`` at batch 1 (its
   default) on the same weights and windows: speed-up, and entity agreement after snapping both to words
-  (``bench/run.py``'s ``inference_speed``). Every engine and the pipeline are timed ``--rounds`` times in
-  alternating order (forward, then reversed), and the fastest pass of each is kept, so that a machine that
-  slows down during the run weighs on all of them alike;
+  (``bench/run.py``'s ``inference_speed``). Everything is timed in ``--rounds`` passes and the fastest pass
+  of each engine is kept; within a pass the pipelines run first, then PyTorch float32 (the reference of the
+  agreement figures), then akhbar's other engines, forward in one pass and reversed in the next, so that a
+  machine that slows down during the run does not weigh on one engine only;
 - the forward pass in float32 (``bench/flops.py``): sub-tokens/s times FLOPs per sub-token against the
   best float32 2048^2 matrix product of the same run.
 
@@ -54,9 +55,9 @@ def engines(package: Path, skip_onnx: bool) -> dict:
 
 
 def alternating(package: Path, texts: list[str], loaders: dict, rounds: int, bf16: bool) -> dict:
-    """``inference_speed`` in ``rounds`` passes, engine order reversed every other pass; per engine and
-    pipeline the fastest pass's figures (agreements are the same in every pass up to float ties; the first
-    pass's are kept)."""
+    """``inference_speed`` in ``rounds`` passes, the order of akhbar's engines after the reference reversed
+    every other pass; per engine and pipeline the fastest pass's figures (agreements are the same in every
+    pass up to float ties; the first pass's are kept)."""
     best: dict = {}
     names = list(loaders)
     for r in range(rounds):
@@ -119,8 +120,8 @@ def render(results: dict) -> str:
         f"Command: `{results['command']}`",
         "",
         f"{long['texts']} articles of {results['min_tokens']}+ sub-tokens from `{results['long']}` "
-        f"({long['sub_tokens']:,} sub-tokens), fastest of {results['rounds']} alternating passes after a "
-        "two-article warm-up.",
+        f"({long['sub_tokens']:,} sub-tokens), fastest of {results['rounds']} passes (akhbar's engines in "
+        "alternating order) after a two-article warm-up.",
         "",
         "| engine | seconds | sub-tokens/s | vs pipeline 'first' | entity agreement with it |",
         "|---|---:|---:|---:|---:|",
