@@ -96,15 +96,23 @@ class SentenceEventClassifier(EventClassifier):
 
     def scores(self, texts: Sequence[str], show_progress: bool = False, words=None) -> np.ndarray:
         """Article probabilities ``(texts, labels)``, aggregated over each text's sentences."""
-        rows = [self._aggregate(probs) for _, probs in self.sentence_scores(texts, show_progress)]
-        return np.array(rows).reshape(len(texts), len(self.settings.event_labels))
+        return self.article_scores(self.sentence_scores(texts, show_progress))
+
+    def article_scores(self, sentences: Sequence) -> np.ndarray:
+        """Article probabilities from :meth:`sentence_scores`' output."""
+        rows = [self._aggregate(probs) for _, probs in sentences]
+        return np.array(rows).reshape(len(sentences), len(self.settings.event_labels))
 
     def predict(self, texts: str | Iterable[str], show_progress: bool = False, words=None) -> list[list[dict]]:
         """``[{"label", "score", "evidence": [{"start", "end", "score"}]}]`` per text (see the class)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
+        return self.events_with_evidence(self.sentence_scores(texts, show_progress))
+
+    def events_with_evidence(self, sentences: Sequence) -> list[list[dict]]:
+        """:meth:`predict`'s events from :meth:`sentence_scores`' output (one pass serves scores and evidence)."""
         labels, thresholds = self.settings.event_labels, self.settings.thresholds or {}
         out = []
-        for found, probs in self.sentence_scores(texts, show_progress):
+        for found, probs in sentences:
             if not found:
                 out.append([])
                 continue

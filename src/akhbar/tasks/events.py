@@ -345,12 +345,22 @@ def gold_matrix(articles: Sequence[dict], labels: Sequence[str], multi_label: bo
 
 
 def evaluate_events(
-    classifier, articles: Sequence[dict], data_name: str = "data", show_progress: bool = False, max_errors: int = 200
+    classifier,
+    articles: Sequence[dict],
+    data_name: str = "data",
+    show_progress: bool = False,
+    max_errors: int = 200,
+    probs: np.ndarray | None = None,
 ) -> dict:
-    """Score an :class:`~akhbar.inference.EventClassifier` on ``articles`` (their ``events`` field)."""
+    """Score an :class:`~akhbar.inference.EventClassifier` on ``articles`` (their ``events`` field).
+
+    ``probs``: the classifier's probabilities for ``articles`` when the caller has them already (a sentence
+    event model computes them with its evidence); by default ``classifier.scores`` of the texts.
+    """
     settings = classifier.settings
     labels, multi = settings.event_labels, settings.multi_label
-    probs = classifier.scores([a["text"] for a in articles], show_progress=show_progress)
+    if probs is None:
+        probs = classifier.scores([a["text"] for a in articles], show_progress=show_progress)
     gold = gold_matrix(articles, labels, multi)
     scores = classification_scores(probs, gold, labels, multi, settings.thresholds)
     decided = decide(probs, labels, multi, settings.thresholds)

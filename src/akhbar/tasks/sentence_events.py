@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..report import REPORT_MD, cell
 from . import register
-from .events import EventTask
+from .events import EventTask, evaluate_events
 
 
 @register
@@ -45,10 +45,12 @@ class SentenceEventTask(EventTask):
     def evaluate(self, predictor, articles: Sequence[dict], data_name: str, show_progress: bool) -> dict:
         """The event task's scores, and the evidence: per label, how many sentences carry each event found, and
         for each error the sentences that made the model decide (what an analyst reads to see why)."""
-        report = super().evaluate(predictor, articles, data_name, show_progress)
+        sentences = predictor.sentence_scores([a["text"] for a in articles], show_progress)  # one pass for both
+        probs = predictor.article_scores(sentences)
+        report = evaluate_events(predictor, articles, data_name=data_name, probs=probs)
         report["task"] = self.name
         report["aggregation"] = predictor.settings.aggregation
-        found = predictor.predict([a["text"] for a in articles], show_progress)
+        found = predictor.events_with_evidence(sentences)
         by_label: dict[str, list[int]] = {label: [] for label in predictor.settings.event_labels}
         for events in found:
             for event in events:
