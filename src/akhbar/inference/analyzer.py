@@ -103,16 +103,7 @@ class Analyzer:
                     reads += [(event, ev["start"], text[ev["start"] : ev["end"]]) for ev in event["evidence"]]
         tagged = self.arguments.tag([s for _, _, s in reads], events=[event["label"] for event, _, _ in reads])
         for (event, offset, sentence), result in zip(reads, tagged):
-            event["arguments"] += [
-                {
-                    "role": span["label"],
-                    "start": span["start"] + offset,
-                    "end": span["end"] + offset,
-                    "text": span["text"],
-                    "score": span["score"],
-                }
-                for span in result.entities(sentence)
-            ]
+            event["arguments"] += self.arguments.arguments(result, sentence, offset)
         for found in events:
             for event in found:
                 if "arguments" in event:

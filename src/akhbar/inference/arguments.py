@@ -71,5 +71,15 @@ class ArgumentTagger(NerTagger):
         tagged = self.tag([texts[i] for i, _ in pairs], show_progress, events=[e for _, e in pairs])
         out: list[list[dict]] = [[] for _ in texts]
         for (i, event), result in zip(pairs, tagged):
-            out[i] += [{"event": event, "role": span.pop("label"), **span} for span in result.entities(texts[i])]
+            out[i] += [{"event": event, **span} for span in self.arguments(result, texts[i])]
         return out
+
+    @staticmethod
+    def arguments(result: TaggedText, text: str, offset: int = 0) -> list[dict]:
+        """``{"role", "start", "end", "text", "score"}`` of one tagged text, offsets moved by ``offset`` (where
+        the text starts in an article)."""
+        return [
+            {"role": span["label"], "start": span["start"] + offset, "end": span["end"] + offset,
+             "text": span["text"], "score": span["score"]}
+            for span in result.entities(text)
+        ]  # fmt: skip
