@@ -158,7 +158,9 @@ def render(results: dict) -> str:
         f"{results['articles']} articles ({results['sub_tokens']:,} sub-tokens), fastest of {results['rounds']} "
         "passes. Seconds per stage (share of the wall time).",
         "",
-        "| engine | wall s | " + " | ".join(STAGES) + " | glue | outside the model | ceiling (pipeline s / forward s) |",
+        "| engine | wall s | "
+        + " | ".join(STAGES)
+        + " | glue | outside the model | ceiling (pipeline s / forward s) |",
         "|---|---:|" + "---:|" * (len(STAGES) + 3),
     ]
     for name, row in results["akhbar"].items():
@@ -170,7 +172,8 @@ def render(results: dict) -> str:
             f"{pipe['seconds'] / row['stages']['forward']:.2f}x |"
         )
     lines.append(
-        f"| pipeline 'first' float32 | {pipe['seconds']:.2f} | " + " | ".join("" for _ in STAGES[:4])
+        f"| pipeline 'first' float32 | {pipe['seconds']:.2f} | "
+        + " | ".join("" for _ in STAGES[:4])
         + f" | {pipe['forward']:.2f} ({100 * pipe['forward'] / pipe['seconds']:.0f}%) | | | | "
         f"{100 * pipe['other'] / pipe['seconds']:.0f}% | |"
     )
