@@ -151,6 +151,27 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def long_sample(package: Path, source: str, count: int, min_tokens: int) -> tuple[list[str], int]:
+    """The seeded sample of long articles this bench times (``run.long_articles``) and their sub-tokens, counted
+    on the text the package's preprocessing gives, as ``run.inference_speed`` counts them.
+
+    Raises:
+        SystemExit: no article of ``min_tokens``+ sub-tokens in ``source``.
+    """
+    from transformers import AutoTokenizer
+
+    from akhbar.preprocessing import split_words
+    from akhbar.settings import PackageSettings
+
+    tokenizer = AutoTokenizer.from_pretrained(package)
+    texts = bench.long_articles(source, count, min_tokens, tokenizer)
+    if not texts:
+        raise SystemExit(f"error: {source}: no article of {min_tokens}+ sub-tokens")
+    preprocessing = PackageSettings.load(package).preprocessing
+    normalized = (split_words(t, preprocessing).mapped.text for t in texts)
+    return texts, sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in normalized)
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("package", type=Path, help="a packaged akhbar NER model")
@@ -163,12 +184,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(args.package)
-    texts = bench.long_articles(args.long, args.articles, args.min_tokens, tokenizer)
-    if not texts:
-        raise SystemExit(f"error: {args.long}: no article of {args.min_tokens}+ sub-tokens")
+    texts, _ = long_sample(args.package, args.long, args.articles, args.min_tokens)
     results = {
         "command": "python bench/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),

@@ -23,12 +23,13 @@ import logging
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import run as bench  # noqa: E402
+import speed  # noqa: E402
 from common import describe, machine, write_results  # noqa: E402
 
 logger = logging.getLogger("stages")
@@ -99,29 +100,37 @@ def instrumented(clock: Clock, tokenizer):
         ner.TaggedText.entities = saved_entities
 
 
+def fastest(model, run, rounds: int, instrument=None) -> tuple[float, dict]:
+    """The fastest of ``rounds`` calls of ``run``, with forward hooks on ``model`` (and ``instrument(clock)``, a
+    context manager, around the call when given): its wall seconds and seconds per stage."""
+    best = None
+    for _ in range(rounds):
+        clock = Clock()
+        handles = clock.hooks(model)
+        try:
+            with instrument(clock) if instrument else nullcontext():
+                started = time.perf_counter()
+                run()
+                wall = time.perf_counter() - started
+        finally:
+            for h in handles:
+                h.remove()
+        if best is None or wall < best[0]:
+            best = (wall, dict(clock.seconds))
+    return best
+
+
 def akhbar_stages(package: Path, texts: list[str], precision: str, rounds: int) -> dict:
     """The fastest of ``rounds`` instrumented ``NerTagger.predict`` passes: wall seconds and seconds per stage."""
     from akhbar.inference import NerTagger
 
     tagger = NerTagger.from_pretrained(package, precision=precision)
     tagger.predict(texts[:2])
-    best = None
-    for _ in range(rounds):
-        clock = Clock()
-        handles = clock.hooks(tagger.model)
-        try:
-            with instrumented(clock, tagger.tokenizer):
-                started = time.perf_counter()
-                tagger.predict(texts)
-                wall = time.perf_counter() - started
-        finally:
-            for h in handles:
-                h.remove()
-        if best is None or wall < best["seconds"]:
-            best = {"seconds": wall, "stages": dict(clock.seconds)}
-    best["stages"]["glue"] = best["seconds"] - sum(best["stages"].values())
-    best["precision"] = tagger.precision
-    return best
+    wall, stages = fastest(
+        tagger.model, lambda: tagger.predict(texts), rounds, lambda clock: instrumented(clock, tagger.tokenizer)
+    )
+    stages["glue"] = wall - sum(stages.values())
+    return {"seconds": wall, "stages": stages, "precision": tagger.precision}
 
 
 def pipeline_stages(package: Path, texts: list[str], rounds: int) -> dict:
@@ -129,21 +138,8 @@ def pipeline_stages(package: Path, texts: list[str], rounds: int) -> dict:
     normalized text, windows and stride, batch 1): wall seconds and its model's forward seconds."""
     tagger = bench.PipelineTagger(package, "first", 1)
     tagger.predict(texts[:2])
-    best = None
-    for _ in range(rounds):
-        clock = Clock()
-        handles = clock.hooks(tagger.pipe.model)
-        try:
-            started = time.perf_counter()
-            tagger.predict(texts)
-            wall = time.perf_counter() - started
-        finally:
-            for h in handles:
-                h.remove()
-        if best is None or wall < best["seconds"]:
-            best = {"seconds": wall, "forward": clock.seconds["forward"]}
-    best["other"] = best["seconds"] - best["forward"]
-    return best
+    wall, stages = fastest(tagger.pipe.model, lambda: tagger.predict(texts), rounds)
+    return {"seconds": wall, "forward": stages["forward"], "other": wall - stages["forward"]}
 
 
 def render(results: dict) -> str:
@@ -192,18 +188,13 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(args.package)
-    texts = bench.long_articles(args.long, args.articles, args.min_tokens, tokenizer)
-    if not texts:
-        raise SystemExit(f"error: {args.long}: no article of {args.min_tokens}+ sub-tokens")
+    texts, sub_tokens = speed.long_sample(args.package, args.long, args.articles, args.min_tokens)
     results = {
         "command": "python bench/stages.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "package": str(args.package),
         "articles": len(texts),
-        "sub_tokens": sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts),
+        "sub_tokens": sub_tokens,
         "rounds": args.rounds,
         "akhbar": {},
     }
