@@ -6,7 +6,8 @@ The parts of bench/run.py that need only a package: long-article timing and agre
 the pipeline, `simple` and `first`, batch 1), and the ANERcorp test F1 of akhbar and both pipelines, read
 as the model was trained and joined into long articles (``--long_join``).
 
-``--explain`` also sorts the long-article entities on which akhbar and the `simple` pipeline disagree by
+``--explain`` also sorts the long-article entities on which akhbar and the `simple` pipeline (``--explain_against
+first``: the `first` one) disagree by
 where the difference comes from, reading the pipeline's own windows (the tokenizer's overflowing chunks, as
 the pipeline makes them) and the tag the model gives every sub-token in them:
 
@@ -118,12 +119,20 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("package", type=Path, help="packaged NER model folder")
     p.add_argument("--out", type=Path, help="write the figures here as JSON")
-    p.add_argument("--explain", action="store_true", help="sort the long-article disagreements with `simple` by cause")
+    p.add_argument("--explain", action="store_true", help="sort the long-article disagreements by cause")
+    p.add_argument(
+        "--explain_against",
+        choices=["simple", "first"],
+        default="simple",
+        help="the pipeline whose disagreements --explain sorts: aggregation_strategy simple (default) or first",
+    )
     bench.add_evaluation_args(p)
     args = p.parse_args(argv)
+    import torch
     from transformers import AutoTokenizer
 
     from akhbar.inference import NerTagger
+    from akhbar.inference.options import native_bfloat16
 
     tokenizer = AutoTokenizer.from_pretrained(args.package)
     long = bench.long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer)
@@ -135,7 +144,13 @@ def main(argv=None) -> None:
     results = {
         "package": str(args.package),
         "long_articles": bench.inference_speed(
-            args.package, long, engines, pipeline_batch_sizes=(1,), sets=sets, repeats=args.repeats
+            args.package,
+            long,
+            engines,
+            pipeline_batch_sizes=(1,),
+            sets=sets,
+            repeats=args.repeats,
+            bf16_pipeline=native_bfloat16(torch.device("cpu"))[0],  # elsewhere slower than float32, ~100x on AVX2
         ),
     }
     say(f"scoring akhbar and the pipeline on {args.test} ...")
@@ -143,7 +158,9 @@ def main(argv=None) -> None:
     if args.explain:
         say("reading the pipeline's windows to explain the disagreements ...")
         windows = window_word_tags(args.package, long)
-        results["disagreements"] = explain(sets["akhbar_torch_fp32"], sets["pipeline_batch_1"], windows)
+        against = {"simple": "pipeline_batch_1", "first": "pipeline_first_batch_1"}[args.explain_against]
+        results["disagreements"] = explain(sets["akhbar_torch_fp32"], sets[against], windows)
+        results["disagreements_against"] = args.explain_against
     if args.long_join:
         say(f"scoring on the test joined into articles of up to {args.long_join} words ...")
         results["parity_long"] = bench.parity(engines, args.test, gold, args.package, args.long_join)

@@ -134,12 +134,12 @@ def test_precision_auto_takes_bfloat16_only_where_it_is_native(monkeypatch, capl
 
     cpu = torch.device("cpu")
     assert LoadOptions().precision == "auto"
-    for amx, bf16, expected in ((True, False, "bfloat16"), (False, True, "bfloat16"), (False, False, "float32")):
+    for amx, bf16, expected in ((True, False, "bfloat16"), (False, True, "float32"), (False, False, "float32")):
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda bf16=bf16: bf16)
         assert resolve_precision("auto", cpu) == expected
     assert resolve_precision("auto", cpu, backend="onnx") == "float32"
     caplog.set_level(logging.WARNING, logger="akhbar")
     assert resolve_precision("bfloat16", cpu) == "bfloat16"  # asked for: kept, with the warning
-    assert "about 100x slower than float32" in caplog.text
+    assert "slower than float32 there" in caplog.text
     assert resolve_precision("float32", cpu) == "float32"

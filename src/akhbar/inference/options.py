@@ -26,11 +26,14 @@ def torch_dtype(precision: str) -> torch.dtype:
 
 
 def native_bfloat16(device: torch.device) -> tuple[bool, str]:
-    """Whether ``device`` multiplies bfloat16 matrices natively, and what it has.
+    """Whether ``device`` multiplies bfloat16 matrices faster than float32, and what it has.
 
-    A GPU: CUDA's own check. A CPU: AMX tiles or AVX512-BF16 (torch's ``get_cpu_capability()`` says
-    ``AVX512`` on both AMX and plain AVX512 machines, so the instruction sets are asked directly, with
-    torch's CPU feature checks: private functions, hence the fallback to "not native").
+    A GPU: CUDA's own check. A CPU: AMX tiles only. AVX512-BF16 without AMX is not enough: on a Xeon whose
+    VM exposes AVX512-BF16 but hides AMX, a bfloat16 2048x2048 matrix product ran 137 GFLOP/s against
+    float32's 279 (0.49x) and a long-article NerTagger pass took 1.7x the float32 time (BENCHMARKS.md, "Speed
+    on each CPU kind"). torch's ``get_cpu_capability()`` says ``AVX512`` on all three kinds of Xeon, so the
+    instruction sets are asked directly, with torch's CPU feature checks: private functions, hence the
+    fallback to "not native".
     """
     import torch
 
@@ -42,7 +45,9 @@ def native_bfloat16(device: torch.device) -> tuple[bool, str]:
     bf16 = bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
     have = [name for name, ok in (("AMX", amx), ("AVX512-BF16", bf16)) if ok]
     capability = torch.backends.cpu.get_cpu_capability()
-    return bool(have), f"CPU capability {capability}, " + (", ".join(have) if have else "no AMX or AVX512-BF16")
+    return amx, f"CPU capability {capability}, " + (", ".join(have) if have else "no AMX or AVX512-BF16") + (
+        "" if amx else " (bfloat16 is native with AMX only)"
+    )
 
 
 def resolve_precision(precision: str, device: torch.device, backend: str = "torch") -> str:
@@ -58,8 +63,9 @@ def resolve_precision(precision: str, device: torch.device, backend: str = "torc
         return chosen
     if precision == "bfloat16" and not native:
         logger.warning(
-            "precision bfloat16 on a device without native bfloat16 (%s): matrix products run about 100x slower "
-            "than float32 there (measured 0.15 vs 19 GFLOP/s on an AVX2-only EPYC); use float32 or auto",
+            "precision bfloat16 on a device without native bfloat16 (%s): slower than float32 there (measured: "
+            "about 100x slower matrix products on an AVX2-only EPYC, 0.15 vs 19 GFLOP/s; 0.6x float32's speed on "
+            "long articles on a Xeon with AVX512-BF16 but no AMX); use float32 or auto",
             what,
         )
     return precision
@@ -99,9 +105,9 @@ class LoadOptions:
             ``akhbar export-onnx``; needs ``pip install "akhbar[onnx]"``).
         onnx_file: ``"model.onnx"`` (float32) or ``"model.int8.onnx"`` (``--quantize int8``).
         precision: ``"auto"`` (default): bfloat16 where the device runs it natively (GPUs with bfloat16, CPUs
-            with AMX or AVX512-BF16), else float32 (:func:`resolve_precision`); ``"float32"``; or
+            with AMX), else float32 (:func:`resolve_precision`); ``"float32"``; or
             ``"bfloat16"``: the PyTorch model's weights and activations in bfloat16, several times faster where
-            native and about 100x slower where not. bfloat16 predictions can differ from float32 where a tag
+            native and slower where not (about 100x on AVX2). bfloat16 predictions can differ from float32 where a tag
             is near a tie, so measure on your data (``akhbar evaluate --precision``). Logits are turned into
             probabilities in float32. The predictor's ``precision`` says what was chosen.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …; by default CUDA when available (onnx: CPU only).
