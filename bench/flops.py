@@ -5,7 +5,8 @@
 Two figures measured in one run, so their ratio holds whatever else the machine is doing:
 
 - the machine's matrix products: the best of ``--repeats`` float32 (and bfloat16) products of two n x n
-  matrices (n = 2048), 2 n^3 floating-point operations each, in GFLOP/s;
+  matrices (n = 2048), 2 n^3 floating-point operations each, in GFLOP/s (bfloat16 at n / 4 where the CPU
+  has no AMX: one 2048^2 product takes about two minutes on an AVX2-only CPU);
 - the model's forward pass on random token ids (batch x length, full attention mask), in sub-tokens/s, times
   its floating-point operations per sub-token, counted from the config: per layer, the four attention
   projections (8 h^2), the feed-forward pair (4 h i) and the attention itself (4 L h), plus the classifier
@@ -67,6 +68,9 @@ def main(argv=None) -> dict:
         seconds = best(lambda: model(input_ids=ids, attention_mask=mask), args.repeats)
     tokens_per_s = args.batch * args.length / seconds
     per_token = flops_per_token(model.config, args.length, model.config.num_labels)
+    from akhbar.inference.options import native_bfloat16
+
+    bf16_n = args.n if native_bfloat16(torch.device("cpu"))[0] else args.n // 4
     results = {
         "machine": machine(),
         "package": str(args.package),
@@ -74,7 +78,8 @@ def main(argv=None) -> dict:
         "length": args.length,
         "matmul_n": args.n,
         "matmul_float32_gflops": round(matmul_gflops(args.n, torch.float32, args.repeats), 1),
-        "matmul_bfloat16_gflops": round(matmul_gflops(args.n, torch.bfloat16, args.repeats), 1),
+        "matmul_bfloat16_n": bf16_n,
+        "matmul_bfloat16_gflops": round(matmul_gflops(bf16_n, torch.bfloat16, args.repeats), 1),
         "model_gflop_per_token": round(per_token / 1e9, 4),
         "forward_float32_tokens_per_s": round(tokens_per_s, 1),
         "forward_float32_gflops": round(per_token * tokens_per_s / 1e9, 1),

@@ -41,16 +41,32 @@ logger = logging.getLogger("speed")
 PIPELINE = "pipeline_first_batch_1"  # the issue's reference: aggregation "first", batch 1, the package's stride
 
 
-def engines(package: Path, skip_onnx: bool) -> dict:
+def engines(package: Path, skip_onnx: bool, int8_per_tensor: bool = False) -> dict:
     """bench/run.py's engines, bfloat16 kept only where ``precision="auto"`` would choose it (elsewhere it is
-    the documented trap, ~100x slower, and nobody runs it)."""
+    slower than float32, ~100x on AVX2, and nobody runs it). ``int8_per_tensor``: also ONNX Runtime's int8
+    with one scale per weight tensor (its default; akhbar exports one per output channel), from a copy of
+    the package exported that way."""
     import torch
 
+    from akhbar.inference import NerTagger
     from akhbar.inference.options import native_bfloat16
 
     out = bench.engines(package, skip_onnx)
     if not native_bfloat16(torch.device("cpu"))[0]:
         out.pop("akhbar_torch_bf16")
+    if int8_per_tensor and "akhbar_onnx_int8" in out:
+        import shutil
+
+        from akhbar.onnx.export import export_onnx
+
+        copy = package.parent / (package.name + "-onnx-per-tensor")
+        if not (copy / "onnx" / "model.int8.onnx").is_file():
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(package, copy)
+            export_onnx(copy, quantize="int8", per_channel=False)
+        out["akhbar_onnx_int8_per_tensor"] = lambda: NerTagger.from_pretrained(
+            copy, backend="onnx", onnx_file="model.int8.onnx"
+        )
     return out
 
 
@@ -142,7 +158,12 @@ def render(results: dict) -> str:
         f"Forward pass (float32, batch {fw['batch']} x {fw['length']} random ids): "
         f"{fw['forward_float32_tokens_per_s']:.0f} sub-tokens/s x {fw['model_gflop_per_token']:.4f} GFLOP = "
         f"{fw['forward_float32_gflops']:.1f} GFLOP/s; the machine's best {fw['matmul_n']}^2 matmul: float32 "
-        f"{fw['matmul_float32_gflops']:.1f}, bfloat16 {fw['matmul_bfloat16_gflops']:.1f} GFLOP/s.",
+        f"{fw['matmul_float32_gflops']:.1f}, bfloat16 {fw['matmul_bfloat16_gflops']:.1f} GFLOP/s"
+        + (
+            f" (bfloat16 at {fw['matmul_bfloat16_n']}^2)."
+            if fw.get("matmul_bfloat16_n", fw["matmul_n"]) != fw["matmul_n"]
+            else "."
+        ),
         "",
         "| target | measured | met |",
         "|---|---|---|",
@@ -181,6 +202,9 @@ def main(argv=None) -> dict:
     p.add_argument("--min_tokens", type=int, default=512)
     p.add_argument("--rounds", type=int, default=2, help="alternating timed passes; the fastest is kept")
     p.add_argument("--skip_onnx", action="store_true")
+    p.add_argument(
+        "--int8_per_tensor", action="store_true", help="also time int8 with per-tensor weight scales (ORT's default)"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -193,7 +217,7 @@ def main(argv=None) -> dict:
         "min_tokens": args.min_tokens,
         "rounds": args.rounds,
     }
-    loaders = engines(args.package, args.skip_onnx)
+    loaders = engines(args.package, args.skip_onnx, args.int8_per_tensor)
     bf16 = "akhbar_torch_bf16" in loaders  # the pipeline in bfloat16 too, only where it is native
     results["long_articles"] = alternating(args.package, texts, loaders, args.rounds, bf16)
     results["forward"] = flops.main([str(args.package), "--repeats", "3"])

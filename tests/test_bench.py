@@ -187,6 +187,13 @@ def test_flops_smoke(tiny_model_dir, tmp_path):
         figures["forward_float32_gflops"] / figures["matmul_float32_gflops"], abs=1e-3
     )
     assert figures["machine"]["cpu_capability"]
+    import torch
+
+    from akhbar.inference.options import native_bfloat16
+
+    # bfloat16's product at a quarter of the size where it is not native (minutes at full size on AVX2)
+    assert figures["matmul_bfloat16_n"] == (256 if native_bfloat16(torch.device("cpu"))[0] else 64)
+    assert figures["matmul_bfloat16_gflops"] > 0
 
 
 def test_speed_smoke(random_packages, tmp_path):
