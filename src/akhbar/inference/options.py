@@ -52,7 +52,7 @@ def native_bfloat16(device: torch.device) -> tuple[bool, str]:
 
 def resolve_precision(precision: str, device: torch.device, backend: str = "torch") -> str:
     """``float32`` or ``bfloat16`` for ``precision`` on ``device``: ``auto`` takes bfloat16 only where the
-    device runs it natively (it is several times faster there, and about 100x slower than float32 on a CPU
+    device runs it natively (it is several times faster there, and 100-300x slower than float32 on a CPU
     without it); an explicit ``bfloat16`` there warns. The ONNX backend runs float32 (or its int8 file)."""
     if backend == "onnx":
         return "float32"
@@ -64,7 +64,7 @@ def resolve_precision(precision: str, device: torch.device, backend: str = "torc
     if precision == "bfloat16" and not native:
         logger.warning(
             "precision bfloat16 on a device without native bfloat16 (%s): slower than float32 there (measured: "
-            "about 100x slower matrix products on an AVX2-only EPYC, 0.15 vs 19 GFLOP/s; 0.6x float32's speed on "
+            "about 300x slower matrix products on an AVX2-only EPYC, 0.3 vs 103 GFLOP/s; 0.6x float32's speed on "
             "long articles on a Xeon with AVX512-BF16 but no AMX); use float32 or auto",
             what,
         )
@@ -107,7 +107,7 @@ class LoadOptions:
         precision: ``"auto"`` (default): bfloat16 where the device runs it natively (GPUs with bfloat16, CPUs
             with AMX), else float32 (:func:`resolve_precision`); ``"float32"``; or
             ``"bfloat16"``: the PyTorch model's weights and activations in bfloat16, several times faster where
-            native and slower where not (about 100x on AVX2). bfloat16 predictions can differ from float32 where a tag
+            native and slower where not (100-300x on AVX2). bfloat16 predictions can differ from float32 where a tag
             is near a tie, so measure on your data (``akhbar evaluate --precision``). Logits are turned into
             probabilities in float32. The predictor's ``precision`` says what was chosen.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …; by default CUDA when available (onnx: CPU only).
