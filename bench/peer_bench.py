@@ -347,6 +347,11 @@ def targets(results: dict) -> list[dict]:
     return out
 
 
+def context(words: int, unit: str = "articles") -> str:
+    """How sentences are read: ``join_sentences`` / ``--peer_documents`` 0 is one sentence at a time."""
+    return f"{unit} of up to {words} words" if words else "one sentence at a time"
+
+
 def render(results: dict) -> str:
     from run import pct
 
@@ -359,8 +364,8 @@ def render(results: dict) -> str:
         f"torch {m['torch']}.",
         f"Command: `{results['command']}`",
         f"Data: {results['data']['train']} training sentences, {results['test_sentences']} test sentences, "
-        f"akhbar reads articles of up to {results['join_sentences']} words, the peers documents of up to "
-        f"{results.get('peer_documents', results['join_sentences'])} words of context; "
+        f"akhbar reads {context(results['join_sentences'])}, the peers "
+        f"{context(results.get('peer_documents', results['join_sentences']), 'documents')} as context; "
         f"long articles: {results['long_articles']['articles']} "
         f"({results['long_articles']['sub_tokens']} sub-tokens).",
         "",

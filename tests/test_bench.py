@@ -373,6 +373,9 @@ def test_peer_targets_and_table():
     table = peer_bench.render(results)
     assert "| akhbar | 1 | 10 | 3 | 0.500 |" in table and "CPU capability AVX2" in table
     assert "| flair | 1 | 50 | 900 | 3.00 | 300 | own predict API |" in table and "— **met**" in table
+    assert "akhbar reads articles of up to 120 words, the peers documents of up to 120 words" in table
+    results.update(join_sentences=0, peer_documents=120)  # akhbar sentence by sentence (its short-budget recipe)
+    assert "akhbar reads one sentence at a time, the peers documents of up to 120 words" in peer_bench.render(results)
 
 
 @pytest.mark.parametrize("peer", ["spanmarker", "flair"])
