@@ -6,7 +6,7 @@ Two figures measured in one run, so their ratio holds whatever else the machine 
 
 - the machine's matrix products: the best of ``--repeats`` float32 (and bfloat16) products of two n x n
   matrices (n = 2048), 2 n^3 floating-point operations each, in GFLOP/s (bfloat16 at n / 4 where the CPU
-  has no AMX: one 2048^2 product takes about two minutes on an AVX2-only CPU);
+  has no AMX: one 2048^2 product took about a minute on an AVX2-only EPYC);
 - the model's forward pass on random token ids (batch x length, full attention mask), in sub-tokens/s, times
   its floating-point operations per sub-token, counted from the config: per layer, the four attention
   projections (8 h^2), the feed-forward pair (4 h i) and the attention itself (4 L h), plus the classifier

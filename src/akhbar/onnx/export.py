@@ -140,8 +140,9 @@ def quantize_int8(source: Path, dest: Path, per_channel: bool = True) -> None:
     activations quantized at run time.
 
     Per-channel weights, not ONNX Runtime's per-tensor default: on the stand-in NER package (12 long ANT
-    articles, a Xeon without AMX) they kept 89.1% entity agreement with the pipeline against 81.2%, at the
-    same speed (1.27x against 1.30x the pipeline, one run; BENCHMARKS.md, "Speed on each CPU kind").
+    articles) they kept 89.1% entity agreement with the pipeline against 81.2% at the same speed on a Xeon
+    without AMX (1.27x against 1.30x the pipeline, one run), and 85.2% against 84.0% and faster on an AMD
+    EPYC with AVX2 (1.73x against 1.59x; BENCHMARKS.md, "Speed on each CPU kind").
     ``per_channel=False`` is ONNX Runtime's default (one scale per weight tensor), kept for comparison.
     """
     import_onnxruntime()
