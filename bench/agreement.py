@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
-from common import conll_sentences  # noqa: E402
+from common import bfloat16_native, conll_sentences  # noqa: E402
 
 
 def window_word_tags(package: Path, texts: list[str]) -> list[list[dict[int, list[str]]]]:
@@ -128,11 +128,9 @@ def main(argv=None) -> None:
     )
     bench.add_evaluation_args(p)
     args = p.parse_args(argv)
-    import torch
     from transformers import AutoTokenizer
 
     from akhbar.inference import NerTagger
-    from akhbar.inference.options import native_bfloat16
 
     tokenizer = AutoTokenizer.from_pretrained(args.package)
     long = bench.long_articles(args.long, args.long_articles, args.long_min_tokens, tokenizer)
@@ -150,7 +148,7 @@ def main(argv=None) -> None:
             pipeline_batch_sizes=(1,),
             sets=sets,
             repeats=args.repeats,
-            bf16_pipeline=native_bfloat16(torch.device("cpu"))[0],  # elsewhere slower than float32, ~100x on AVX2
+            bf16_pipeline=bfloat16_native(),
         ),
     }
     say(f"scoring akhbar and the pipeline on {args.test} ...")

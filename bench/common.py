@@ -65,6 +65,16 @@ def cpu_model() -> str:
         return platform.processor()
 
 
+def bfloat16_native() -> bool:
+    """Whether this machine's CPU runs bfloat16 natively, as ``precision="auto"`` decides (AMX): the benches
+    time bfloat16 only then, since elsewhere it is slower than float32 (100-300x on AVX2)."""
+    import torch
+
+    from akhbar.inference.options import native_bfloat16
+
+    return native_bfloat16(torch.device("cpu"))[0]
+
+
 def machine() -> dict:
     """The machine a benchmark ran on: CPU model and capability, cores and threads, load at the start, GPU,
     and the versions of the libraries whose speed is measured."""

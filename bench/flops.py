@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import machine  # bench/, the script's folder, is on sys.path
+from common import bfloat16_native, machine  # bench/, the script's folder, is on sys.path
 
 
 def best(run, repeats: int) -> float:
@@ -68,9 +68,7 @@ def main(argv=None) -> dict:
         seconds = best(lambda: model(input_ids=ids, attention_mask=mask), args.repeats)
     tokens_per_s = args.batch * args.length / seconds
     per_token = flops_per_token(model.config, args.length, model.config.num_labels)
-    from akhbar.inference.options import native_bfloat16
-
-    bf16_n = args.n if native_bfloat16(torch.device("cpu"))[0] else args.n // 4
+    bf16_n = args.n if bfloat16_native() else args.n // 4
     results = {
         "machine": machine(),
         "package": str(args.package),

@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE / "peers"))
 import envs  # noqa: E402
-from common import machine, spans_to_tags  # noqa: E402
+from common import bfloat16_native, machine, spans_to_tags  # noqa: E402
 
 PEERS = ("spanmarker", "flair")
 logger = logging.getLogger("bench.peers")
@@ -184,14 +184,11 @@ def akhbar_budget(args, seed: int, work: Path) -> dict:
 
 def akhbar_long(package: Path, texts: list[str], sub_tokens: int) -> dict:
     """NerTagger on the long articles, timed as the peers time themselves: float32, and bfloat16 only where
-    ``precision="auto"`` would run it (elsewhere it is slower than float32, ~100x on AVX2)."""
-    import torch
-
+    ``precision="auto"`` would run it (``common.bfloat16_native``)."""
     from akhbar.inference import NerTagger
-    from akhbar.inference.options import native_bfloat16
 
     out = {}
-    for precision in ("float32", "bfloat16") if native_bfloat16(torch.device("cpu"))[0] else ("float32",):
+    for precision in ("float32", "bfloat16") if bfloat16_native() else ("float32",):
         tagger = NerTagger.from_pretrained(package, precision=precision)
         tagger.predict(texts[:2])
         started = time.perf_counter()

@@ -471,6 +471,21 @@ def inference_speed(
     return result
 
 
+def exported_copy(package: Path, suffix: str = "-onnx", per_channel: bool = True) -> Path:
+    """A copy of ``package`` beside it (``<package><suffix>``) exported to ONNX float32 and int8
+    (``export_onnx(..., per_channel=...)``); reused when its int8 file exists."""
+    import shutil
+
+    from akhbar.onnx.export import export_onnx
+
+    copy = package.parent / (package.name + suffix)
+    if not (copy / "onnx" / "model.int8.onnx").is_file():
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(package, copy)
+        export_onnx(copy, quantize="int8", per_channel=per_channel)
+    return copy
+
+
 def engines(package: Path, skip_onnx: bool) -> dict:
     """NerTagger loaders: PyTorch float32 (the reference), PyTorch with bfloat16 weights, and, when onnxruntime is
     installed, the ONNX Runtime export of a copy of the package (float32 and int8)."""
@@ -485,17 +500,11 @@ def engines(package: Path, skip_onnx: bool) -> dict:
     try:
         import onnxruntime  # noqa: F401
 
-        from akhbar.onnx.export import export_onnx
+        from akhbar.onnx.export import export_onnx  # noqa: F401  (its imports are what is checked here)
     except ImportError as err:
         logger.warning("ONNX part skipped: %s", err)
         return out
-    import shutil
-
-    copy = package.parent / (package.name + "-onnx")
-    if not (copy / "onnx" / "model.int8.onnx").is_file():
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(package, copy)
-        export_onnx(copy, quantize="int8")
+    copy = exported_copy(package)
     out["akhbar_onnx_fp32"] = lambda: NerTagger.from_pretrained(copy, backend="onnx", onnx_file="model.onnx")
     out["akhbar_onnx_int8"] = lambda: NerTagger.from_pretrained(copy, backend="onnx", onnx_file="model.int8.onnx")
     return out

@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import flops  # noqa: E402
 import run as bench  # noqa: E402
-from common import describe, machine, write_results  # noqa: E402
+from common import bfloat16_native, describe, machine, write_results  # noqa: E402
 
 logger = logging.getLogger("speed")
 PIPELINE = "pipeline_first_batch_1"  # the issue's reference: aggregation "first", batch 1, the package's stride
@@ -46,24 +46,13 @@ def engines(package: Path, skip_onnx: bool, int8_per_tensor: bool = False) -> di
     slower than float32, ~100x on AVX2, and nobody runs it). ``int8_per_tensor``: also ONNX Runtime's int8
     with one scale per weight tensor (its default; akhbar exports one per output channel), from a copy of
     the package exported that way."""
-    import torch
-
     from akhbar.inference import NerTagger
-    from akhbar.inference.options import native_bfloat16
 
     out = bench.engines(package, skip_onnx)
-    if not native_bfloat16(torch.device("cpu"))[0]:
+    if not bfloat16_native():
         out.pop("akhbar_torch_bf16")
     if int8_per_tensor and "akhbar_onnx_int8" in out:
-        import shutil
-
-        from akhbar.onnx.export import export_onnx
-
-        copy = package.parent / (package.name + "-onnx-per-tensor")
-        if not (copy / "onnx" / "model.int8.onnx").is_file():
-            shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(package, copy)
-            export_onnx(copy, quantize="int8", per_channel=False)
+        copy = bench.exported_copy(package, "-onnx-per-tensor", per_channel=False)
         out["akhbar_onnx_int8_per_tensor"] = lambda: NerTagger.from_pretrained(
             copy, backend="onnx", onnx_file="model.int8.onnx"
         )
