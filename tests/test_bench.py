@@ -274,6 +274,66 @@ def test_events_baseline_on_sentences_written_for_it(tmp_path):
     assert "| after |" in out.with_suffix(".md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
+def test_events_levers_smoke_runs_piecewise(tiny_model_dir, tmp_path):
+    # bench/events_levers.py on GSR-shaped CSV files of our own sentences: variants, the baseline and the
+    # folds, run in two pieces as sessions would; the second keeps the first's runs and re-decides its base
+    # model with the out-of-fold thresholds.
+    import csv
+
+    gsr = tmp_path / "gsr"
+    gsr.mkdir()
+    places = ["أمام الوزارة", "في الساحة", "قرب الجامعة", "عند المصنع", "في السوق"]
+    for event, verb, name in (("PROTEST", "تظاهر", "protest_gsr.csv"), ("ASSAULT", "هاجم", "assault_gsr.csv")):
+        with (gsr / name).open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["", "accept", "event_type", "id", "label", "reject", "text", "total"])
+            for i in range(60):
+                label = ("yes", "easy no", "difficult no")[i % 3] if i < 54 else "ambiguous"
+                text = f"{verb if label == 'yes' else 'اجتمع'} السكان {places[i % 5]} يوم {i} {event}"
+                writer.writerow([i, 0, event, f"{event}-{i}", label, 0, text, 3])
+    out, work = tmp_path / "levers", tmp_path / "work"
+    command = [
+        sys.executable, str(ROOT / "bench" / "events_levers.py"), "--model", str(tiny_model_dir), "--gsr", str(gsr),
+        "--out", str(out), "--work", str(work), "--seeds", "1",
+        "--train_args", "--max_steps 2 --max_length 64 --stride 16",
+    ]  # fmt: skip
+    done = subprocess.run([*command, "--variants", "base", "ambiguous"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["variant"] for r in first["runs"]] == ["base", "ambiguous"] and first["cv"] == []
+    assert first["ambiguous_added_to_training"] == 12  # the 6 ambiguous rows of each file, all in training
+    ambiguous_train = (work / "data" / "ambiguous" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    base_train = (work / "data" / "negative" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(ambiguous_train) == len(base_train) + 12 and ambiguous_train[: len(base_train)] == base_train
+    assert first["baseline"]["test"]["PROTEST"]["support"] > 0
+    for run in first["runs"]:
+        for key in ("tuned", "at_0.5"):
+            assert 0.0 <= run[key]["PROTEST"]["f1"] <= 1.0 and 0.0 <= run[key]["ASSAULT"]["f1"] <= 1.0
+        assert run["at_0.5"]["thresholds"] == {"PROTEST": 0.5, "ASSAULT": 0.5}
+        assert run["machine"]["cpu"] and run["train_s"] > 0
+    assert len(first["runs"][0]["test_probs"]) == first["test_articles"]
+
+    done = subprocess.run([*command, "--variants", "focal", "--folds", "2", "--no_baseline"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    second = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["variant"] for r in second["runs"]] == ["base", "ambiguous", "focal"]
+    assert second["runs"][:2] == first["runs"]  # kept as they were
+    (cv,) = second["cv"]
+    validation = (work / "data" / "negative" / "validation.jsonl").read_text(encoding="utf-8").splitlines()
+    assert cv["folds"] == 2 and len(cv["per_fold"]) == 2 and cv["sentences"] == len(base_train) + len(validation)
+    # Every train + validation sentence is predicted once, out of fold: the pooled support is every positive.
+    positives = sum(len(json.loads(line)["events"]) for line in base_train + validation)
+    assert cv["PROTEST"]["pooled_oof"]["support"] + cv["ASSAULT"]["pooled_oof"]["support"] == positives > 0
+    assert set(cv["oof_thresholds"]) == {"PROTEST", "ASSAULT"} and set(cv["cv_thresholds"]) >= {"PROTEST", "ASSAULT"}
+    text = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| focal | 1 |" in text and "| TF-IDF + logistic regression |" in text
+    assert "thresholds from 2-fold out-of-fold probabilities | 1 |" in text and "- base, seed 1, 2 folds:" in text
+    assert re.search(r"- PROTEST: best variant mean \d+\.\d: \*\*(met|missed by \d+\.\d points)\*\*", text)
+
+
 # ------------------------------------------------------------------------------------ peers (run.py --peers)
 
 

@@ -1,6 +1,7 @@
 """Event classification: pooling, thresholds, mode checks, and end to end on the sample (tiny model)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -60,6 +61,20 @@ def test_single_label_mode_rejects_articles_with_several_events(tiny_model_dir, 
 def test_unknown_event_label_is_rejected(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match=r"event label\(s\) \['ELECTION'\] not in the schema"):
         train(sample_args(tiny_model_dir, tmp_path, event_labels=["PROTEST", "ASSAULT", "ARREST", "AIRSTRIKE"]))
+
+
+def test_focal_loss_and_oversampling_reach_training(tiny_model_dir, tmp_path, caplog):
+    # The levers are config keys: a short run says what it did (how many rows, which loss) and packages.
+    with caplog.at_level("INFO", logger="akhbar"):
+        train(sample_args(tiny_model_dir, tmp_path, max_steps=4, event_loss="focal", oversample_positives=3))
+    said = caplog.text
+    found = re.search(r"oversample_positives: (\d+) articles with an event label repeated 3 times: (\d+) training "
+                      r"rows instead of (\d+)", said)  # fmt: skip
+    assert found, said[-2000:]
+    positives, rows, before = map(int, found.groups())
+    assert positives > 0 and rows == before + 2 * positives
+    assert "loss: focal, gamma 2" in said
+    assert (tmp_path / "models" / "events-sample" / "model.safetensors").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +254,50 @@ def test_judged_lists_survive_jsonl_and_are_not_lost_silently_elsewhere(tmp_path
         write_articles([article], tmp_path / "a.json", "label-studio")
     options = write_articles([article], tmp_path / "a.json", "label-studio", WriteOptions(skip_unrepresentable=True))
     assert options.dropped["judged lists"] == 1
+
+
+def test_focal_loss_is_cross_entropy_at_gamma_zero_and_favours_hard_examples():
+    # event_loss: focal (issue 17's lever): gamma 0 is the cross-entropy exactly; with gamma 2 an example the
+    # model already gets right loses far more of its weight than one it gets wrong; unjudged cells stay out.
+    from akhbar.tasks.events import ArticleLoss
+
+    def loss_of(loss, logits, labels):
+        inputs = {"input_ids": torch.zeros((len(labels), 3), dtype=torch.long)}
+        inputs.update(attention_mask=torch.ones((len(labels), 3)), labels=labels)
+        inputs["window_article"] = torch.arange(len(labels))
+        return loss(lambda **_: type("Out", (), {"logits": logits})(), inputs)[0]
+
+    multi = torch.tensor([[1.0, 0.0], [0.0, -1.0]])
+    logits = torch.tensor([[3.0, -2.0], [0.5, 4.0]])
+    weights = torch.tensor([4.0, 2.0])
+    for w in (None, weights):
+        plain = loss_of(ArticleLoss("mean", True, w), logits, multi)
+        assert torch.isclose(loss_of(ArticleLoss("mean", True, w, focal_gamma=0.0), logits, multi), plain)
+    single = torch.tensor([0, 1, 1])
+    three = torch.tensor([[2.0, -1.0], [0.0, 3.0], [1.0, -1.0]])
+    for w in (None, torch.tensor([1.0, 3.0])):
+        plain = loss_of(ArticleLoss("mean", False, w), three, single)
+        assert torch.isclose(loss_of(ArticleLoss("mean", False, w, focal_gamma=0.0), three, single), plain)
+
+    easy, hard = torch.tensor([[4.0]]), torch.tensor([[-1.0]])
+    target = torch.tensor([[1.0]])
+    focal, plain = ArticleLoss("mean", True, focal_gamma=2.0), ArticleLoss("mean", True)
+    examples = {"easy": easy, "hard": hard}
+    ratio = {name: loss_of(focal, x, target) / loss_of(plain, x, target) for name, x in examples.items()}
+    assert ratio["easy"] < 0.001 and ratio["hard"] > 0.5  # (1 - p)^2: p = 0.982 and 0.269
+    # The unjudged cell (-1) adds nothing, whatever its logit.
+    other = torch.tensor([[3.0, -2.0], [0.5, -9.0]])
+    assert torch.isclose(loss_of(focal, logits, multi), loss_of(focal, other, multi))
+
+
+def test_oversampling_repeats_articles_with_an_event_and_keeps_the_rest_in_order():
+    import datasets
+
+    from akhbar.tasks.events import oversampled
+
+    rows = datasets.Dataset.from_dict(
+        {"windows": [[[1]], [[2]], [[3]], [[4]]], "labels": [[0, 0], [1, -1], [-1, 0], [0, 1]], "length": [1] * 4}
+    )
+    out = oversampled(rows, 3)
+    assert [w[0][0] for w in out["windows"]] == [1, 2, 3, 4, 2, 4, 2, 4]
+    assert oversampled(rows.select([0, 2]), 3)["windows"] == [[[1]], [[3]]]  # no positives: unchanged

@@ -106,6 +106,24 @@ class DataArguments:
         default=True,
         metadata={"help": "task: events: weigh the loss against class imbalance (inverse label frequency)."},
     )
+    event_loss: str = field(
+        default="cross_entropy",
+        metadata={
+            "help": "task: events: the loss on article logits: 'cross_entropy' (binary for multi-label) or 'focal' "
+            "(cross-entropy scaled by (1 - p_true)^focal_gamma, so confident easy examples count less).",
+            "choices": ["cross_entropy", "focal"],
+        },
+    )
+    focal_gamma: float = field(
+        default=2.0, metadata={"help": "task: events, event_loss: focal: the focusing exponent (0 = cross-entropy)."}
+    )
+    oversample_positives: int = field(
+        default=1,
+        metadata={
+            "help": "task: events, multi_label: repeat each training article that has an event label N times per "
+            "epoch (1: off), an alternative to class_weights for rare labels; validation and test are untouched."
+        },
+    )
     join_sentences: int = field(
         default=0,
         metadata={
@@ -183,6 +201,15 @@ class DataArguments:
         if self.stride < 0 or self.stride >= self.max_length // 2:
             raise ConfigError(
                 f"stride must be between 0 and max_length/2 (= {self.max_length // 2 - 1}), found {self.stride}"
+            )
+        if self.focal_gamma < 0 or math.isnan(self.focal_gamma):
+            raise ConfigError(f"focal_gamma must be 0 or more, found {self.focal_gamma}")
+        if self.oversample_positives < 1:
+            raise ConfigError(f"oversample_positives must be 1 (off) or more, found {self.oversample_positives}")
+        if self.oversample_positives > 1 and not self.multi_label:
+            raise ConfigError(
+                "oversample_positives needs multi_label: true (single-label articles all have a label; "
+                "class_weights weighs their classes)"
             )
         if self.join_sentences < 0:
             raise ConfigError(f"join_sentences must be 0 (off) or a number of words, found {self.join_sentences}")

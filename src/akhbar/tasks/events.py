@@ -115,9 +115,13 @@ class EventTask(Task):
             for name in ("train", "validation")
             if name in splits
         }
+        if data_args.oversample_positives > 1:
+            encoded["train"] = oversampled(encoded["train"], data_args.oversample_positives)
         weights = class_weights(encoded["train"], len(schema), multi) if data_args.class_weights else None
         if weights is not None:
             logger.info("class weights: %s", dict(zip(schema, [round(w, 3) for w in weights.tolist()])))
+        if data_args.event_loss == "focal":
+            logger.info("loss: focal, gamma %g", data_args.focal_gamma)
         pad = 8 if (training_args.fp16 or training_args.bf16) else None
         has_validation = "validation" in encoded
         trainer = AkhbarTrainer(
@@ -129,7 +133,9 @@ class EventTask(Task):
             data_collator=EventCollator(tokenizer, multi, pad_to_multiple_of=pad),
             compute_metrics=EventMetrics(schema, multi) if has_validation else None,
             callbacks=callbacks,
-            batch_loss=ArticleLoss(data_args.pooling, multi, weights),
+            batch_loss=ArticleLoss(
+                data_args.pooling, multi, weights, data_args.focal_gamma if data_args.event_loss == "focal" else None
+            ),
         )
 
         def tuned() -> dict:
@@ -267,15 +273,44 @@ def class_weights(dataset, num_labels: int, multi_label: bool):
     return torch.tensor(weights, dtype=torch.float32)
 
 
+def oversampled(dataset, times: int):
+    """The training rows with every article that has a positive label repeated ``times`` times in all (the
+    originals stay where they are, the copies follow them at the end; the Trainer shuffles each epoch).
+    Unjudged cells (-1) are not positives."""
+    positives = [i for i, row in enumerate(dataset["labels"]) if any(v == 1 for v in row)]
+    if not positives:
+        logger.warning("oversample_positives: no training article has an event label; nothing repeated")
+        return dataset
+    import datasets
+
+    copies = dataset.select([i for _ in range(times - 1) for i in positives])
+    logger.info(
+        "oversample_positives: %d articles with an event label repeated %d times: %d training rows instead of %d",
+        len(positives),
+        times,
+        len(dataset) + len(copies),
+        len(dataset),
+    )
+    return datasets.concatenate_datasets([dataset, copies])
+
+
 @dataclass
 class ArticleLoss:
     """The loss on pooled article logits (:class:`~akhbar.trainers.AkhbarTrainer`'s ``batch_loss``): the
     windows of each article of the batch go through the model, their logits are pooled into the article's,
-    and binary (multi-label) or categorical cross-entropy is taken there, with class weights if given."""
+    and binary (multi-label) or categorical cross-entropy is taken there, with class weights if given.
+
+    ``focal_gamma`` (not None) makes it the focal loss of Lin et al. (2017): each term scaled by
+    ``(1 - p_true) ** gamma``, where ``p_true`` is the probability the model gives the right answer, so
+    examples it already gets right count less and the rare hard ones more. Class weights still apply
+    (as ``pos_weight`` for multi-label, the paper's alpha per label). Written here because torch has no focal
+    loss, and torchvision's ``sigmoid_focal_loss`` (a new dependency for a few lines) takes one alpha for
+    every label rather than a ``pos_weight`` per label, and has no softmax form."""
 
     pooling: str
     multi_label: bool
     weights: object = None  # a torch.Tensor of per-label weights, or None
+    focal_gamma: float | None = None
 
     def __call__(self, model, inputs):
         import torch
@@ -289,10 +324,20 @@ class ArticleLoss:
         if self.multi_label:
             # Labels an article was not judged for (-1) add nothing to the loss: unknown, not negative.
             judged = (labels >= 0).float()
+            target = labels.clamp(min=0).float()
             cells = torch.nn.functional.binary_cross_entropy_with_logits(
-                pooled, labels.clamp(min=0).float(), pos_weight=weights, reduction="none"
+                pooled, target, pos_weight=weights, reduction="none"
             )
+            if self.focal_gamma is not None:
+                p = torch.sigmoid(pooled)
+                cells = cells * (1 - (p * target + (1 - p) * (1 - target))) ** self.focal_gamma
             loss = (cells * judged).sum() / judged.sum().clamp(min=1)
+        elif self.focal_gamma is not None:
+            terms = torch.nn.functional.cross_entropy(pooled, labels, weight=weights, reduction="none")
+            p_true = torch.softmax(pooled, dim=-1).gather(1, labels[:, None])[:, 0]
+            # Normalized like cross_entropy's weighted mean, so gamma 0 gives exactly the same loss.
+            norm = weights[labels].sum() if weights is not None else torch.tensor(float(len(labels)))
+            loss = ((1 - p_true) ** self.focal_gamma * terms).sum() / norm
         else:
             loss = torch.nn.functional.cross_entropy(pooled, labels, weight=weights)
         return loss, {"logits": pooled}
