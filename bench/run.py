@@ -473,16 +473,25 @@ def inference_speed(
 
 def exported_copy(package: Path, suffix: str = "-onnx", per_channel: bool = True) -> Path:
     """A copy of ``package`` beside it (``<package><suffix>``) exported to ONNX float32 and int8
-    (``export_onnx(..., per_channel=...)``); reused when its int8 file exists."""
+    (``export_onnx(..., per_channel=...)``). Reused only when ``<package><suffix>.json`` beside it (not in it:
+    the manifest allows no extra file) says it was made from this package (its manifest's SHA-256) with the
+    same ``per_channel``: a copy exported from an earlier training in the same folder, or before int8 weights
+    were per channel, is made again."""
+    import hashlib
     import shutil
 
     from akhbar.onnx.export import export_onnx
 
     copy = package.parent / (package.name + suffix)
-    if not (copy / "onnx" / "model.int8.onnx").is_file():
+    made = {"source_manifest_sha256": hashlib.sha256((package / "manifest.json").read_bytes()).hexdigest(),
+            "per_channel": per_channel}  # fmt: skip
+    marker = copy.with_name(copy.name + ".json")
+    if not (marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == made
+            and (copy / "onnx" / "model.int8.onnx").is_file()):  # fmt: skip
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(package, copy)
         export_onnx(copy, quantize="int8", per_channel=per_channel)
+        marker.write_text(json.dumps(made) + "\n", encoding="utf-8")
     return copy
 
 

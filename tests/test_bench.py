@@ -221,6 +221,31 @@ def test_speed_smoke(random_packages, tmp_path):
     ).read_text(encoding="utf-8")
 
 
+def test_exported_copy_is_made_again_for_new_weights_or_another_quantization(random_packages, tmp_path):
+    # bench/run.py's ONNX copy is reused only for the same package and the same per_channel setting.
+    pytest.importorskip("onnxruntime")
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    from run import exported_copy
+
+    ner, _ = random_packages
+    package = tmp_path / "model"
+    shutil.copytree(ner, package)
+    copy = exported_copy(package)
+    assert copy == tmp_path / "model-onnx" and json.loads((tmp_path / "model-onnx.json").read_text())["per_channel"]
+    made = (copy / "onnx" / "model.int8.onnx").stat().st_mtime_ns
+    assert exported_copy(package).joinpath("onnx", "model.int8.onnx").stat().st_mtime_ns == made  # reused
+    exported_copy(package, per_channel=False)
+    assert not json.loads((tmp_path / "model-onnx.json").read_text())["per_channel"]
+    again = (copy / "onnx" / "model.int8.onnx").stat().st_mtime_ns
+    assert again != made
+    manifest = json.loads((package / "manifest.json").read_text())  # a retrained package: another manifest
+    manifest["created"] = "again"
+    (package / "manifest.json").write_text(json.dumps(manifest))
+    exported_copy(package, per_channel=False)
+    assert (copy / "onnx" / "model.int8.onnx").stat().st_mtime_ns != again
+
+
 def test_serve_load_smoke(random_packages, tmp_path):
     """bench/serve_load.py end to end on the random-head packages: every request answered with the in-process
     results, the server stopped with exit code 0, figures written."""

@@ -45,7 +45,8 @@ def test_thresholds_maximize_f1_and_decide_uses_them():
 
 
 def sample_args(model, folder, **overrides):
-    return train_args("events-sample.yaml", model, folder, max_steps=30, early_stopping_patience=1000, **overrides)
+    settings = {"max_steps": 30, "early_stopping_patience": 1000, **overrides}
+    return train_args("events-sample.yaml", model, folder, **settings)
 
 
 def test_single_label_mode_rejects_articles_with_several_events(tiny_model_dir, tmp_path):
