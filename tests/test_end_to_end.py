@@ -308,6 +308,18 @@ def test_early_stopping_is_said_and_carded(tiny_model_dir, tmp_path, caplog):
     assert "Early stopping ended training after 4 of 40 steps" in card
 
 
+def test_no_evaluation_during_training_runs_without_early_stopping(tiny_model_dir, tmp_path, caplog):
+    # eval_strategy no with the default patience: transformers' callback asserted ("EarlyStoppingCallback
+    # requires IntervalStrategy of steps or epoch") in a traceback; now the run trains, packages and says why.
+    import logging
+
+    caplog.set_level(logging.INFO, logger="akhbar")
+    train(train_args("ner-sample.yaml", tiny_model_dir, tmp_path, max_steps=3, eval_strategy="no",
+                     load_best_model_at_end="false"))  # fmt: skip
+    assert "eval_strategy no: validation is not scored during training, so early_stopping_patience 3" in caplog.text
+    assert NerTagger.from_pretrained(tmp_path / "models" / "ner-sample")
+
+
 def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):
     import socket
     import time
