@@ -5,6 +5,7 @@ import pytest
 from conftest import ROOT
 
 from akhbar.config import ConfigError, parse_config
+from akhbar.tasks import task_names
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
@@ -51,6 +52,9 @@ def test_overrides_win_over_the_file(tmp_path):
         ("focal_gamma: -1\n", r"focal_gamma must be 0 or more, found -1"),
         ("oversample_positives: 0\n", r"oversample_positives must be 1 \(off\) or more, found 0"),
         ("oversample_positives: 3\n", r"oversample_positives needs multi_label: true"),
+        # -1 stopped the run at its first evaluation and 0 silently never stopped it; null is "never".
+        ("early_stopping_patience: -1\n", r"early_stopping_patience must be at least 1 \(null: never\), found -1"),
+        ("early_stopping_patience: 0\n", r"early_stopping_patience must be at least 1 \(null: never\), found 0"),
         ("- a\n- b\n", r"expected a mapping"),
         ("a: [unclosed\n", r"run\.yaml:\d+: invalid YAML"),
         ("preprocessing: arabertv2\n", None),
@@ -132,6 +136,8 @@ def test_help_is_short_and_names_config(capsys):
     text = capsys.readouterr().out
     assert text.startswith("usage: train.py [--config FILE]") and "--help-all" in text
     assert "--entity_labels" in text and "--early_stopping_patience" in text and "--save_total_limit" in text
+    task_help = next(line for line in text.splitlines() if line.lstrip().startswith("--task "))
+    assert all(name in task_help for name in task_names())
     assert len(text.splitlines()) < 80
     with pytest.raises(SystemExit):
         parse_config(["--help-all"])

@@ -245,6 +245,27 @@ def test_cli_package_again_and_refuse_overwrite(trained, capsys):
     assert "already exists; pass --overwrite" in capsys.readouterr().err
 
 
+def test_cli_package_says_what_a_run_folder_lacks(random_packages, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    # Not a finished run (no akhbar.json): the error told a user running `akhbar package RUN_DIR` to run it.
+    (tmp_path / "killed" / "checkpoint-2").mkdir(parents=True)
+    assert cli(["package", str(tmp_path / "killed"), "--output", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "killed: no akhbar.json: not a finished train.py run folder" in err and "akhbar package RUN_DIR" not in err
+    # The run's test file, recorded relative to the folder train.py ran in, read from another: say so, and --data.
+    run = tmp_path / "run"
+    shutil.copytree(random_packages[0], run)
+    (run / "run_config.json").write_text(json.dumps({"data": {"test": {"file": "data/sample/test.jsonl"}}}))
+    monkeypatch.chdir(tmp_path)
+    assert cli(["package", str(run), "--output", str(tmp_path / "b")]) == 2
+    assert capsys.readouterr().err == (
+        "error: data/sample/test.jsonl: the run's test file (run_config.json) is not there: a relative path is "
+        "read from the current folder, so run from the one train.py ran in, or pass --data FILE\n"
+    )
+    assert not (tmp_path / "b").exists()
+
+
 def test_training_refuses_to_clobber_a_run(trained, tiny_model_dir):
     with pytest.raises(FileExistsError, match="already exists"):
         train(
@@ -337,6 +358,10 @@ def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):
     # A path that does not exist is no hub id either: certain at once.
     with pytest.raises(FileNotFoundError, match=r"'/nope/model' is not a local folder .* and not a hub repository id"):
         load_base(ModelArguments(model_name_or_path="/nope/model"), NER, SCHEMA, DataArguments(max_length=256))
+    # A file (the weights file, say) is no folder, and exists: the message said "does not exist".
+    weights = tiny_model_dir / "model.safetensors"
+    with pytest.raises(FileNotFoundError, match=rf"'{weights}' is not a local folder \(it is a file: give the folder"):
+        load_base(ModelArguments(model_name_or_path=str(weights)), NER, SCHEMA, DataArguments(max_length=256))
     # Online, but the hub's name does not resolve: no retries.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
@@ -634,6 +659,25 @@ def test_interrupted_packaging_leaves_no_package(trained, tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         akhbar.packaging.package_run(trained / "run", tmp_path / "pkg", show_progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # --output alone was ignored: the results went to stdout and no file was written.
+        (["--output", "out.jsonl"], "--output needs --format"),
+        # These two were found only after the model had read the whole input.
+        (["--format", "nope", "--output", "out"], "unknown data format 'nope'"),
+        (["--format", "jsonl"], "--format jsonl writes to a file or folder: give it with --output"),
+    ],
+)
+@pytest.mark.parametrize("command", [["predict", "--model", "/nope"], ["analyze", "--ner", "/nope", "--events", "/no"]])
+def test_cli_predict_output_options_are_checked_before_anything_runs(tmp_path, capsys, command, options, message):
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("زار وزير الخارجية عمّان أمس.\n", encoding="utf-8")
+    assert cli([*command, str(inputs), *options]) == 2
+    assert message in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["in.txt"]
 
 
 @pytest.mark.parametrize("fmt", ["label-studio", "doccano", "brat", "conll", "jsonl", "webanno-tsv", "prodigy"])

@@ -1,4 +1,6 @@
-from akhbar.tiny import build_tokenizer
+import pytest
+
+from akhbar.tiny import build_tokenizer, read_texts
 
 
 def test_tiny_tokenizer_knows_arabic_words(tiny_tokenizer):
@@ -17,3 +19,27 @@ def test_tiny_tokenizer_is_fast_with_offsets():
     enc = tok("نص عربي", return_offsets_mapping=True)
     assert tok.is_fast
     assert enc["offset_mapping"][1] == (0, 2)
+
+
+def test_tiny_tokenizer_training_prints_nothing(capfd):
+    # `akhbar tiny-model` prints one line: the tokenizers trainer's progress bar wrote blank lines to stdout.
+    build_tokenizer(["نص عربي قصير للتجربة"] * 5, vocab_size=100)
+    assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"text": "\xd9\x86\xd8\xb5"}\n[1, 2]\n', r"bad\.jsonl:2: expected a JSON object with a string 'text'"),
+        (b'{"id": "a"}\n', r"bad\.jsonl:1: expected a JSON object with a string 'text'"),
+        (b"word B-LOC\n", r"bad\.jsonl:1: .*JSON"),
+        (b'{"text": "a"}\n\xff\n', r"bad\.jsonl:2: invalid UTF-8"),
+        (b"\n", r"bad\.jsonl: no article text to train the vocabulary on"),
+    ],
+)
+def test_tiny_model_text_that_is_not_articles_is_one_error(tmp_path, content, message):
+    # `akhbar tiny-model --text FILE` stopped with a TypeError traceback, or a JSON error naming no file.
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_texts([path])

@@ -422,8 +422,6 @@ def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str
     from .formats import WriteOptions, get_format, model_version, predictions_to_articles, write_articles
     from .inference import resolve_model_dir
 
-    if not args.output:
-        raise ValueError(f"--format {args.format} writes to a file or folder: give it with --output")
     fmt = get_format(args.format)
     options = WriteOptions(
         predictions=True,
@@ -473,9 +471,25 @@ def _add_write_options(p: argparse.ArgumentParser, predictions: bool) -> None:
     p.add_argument("--to-name", default="text", help="Label Studio: the name of your Text object")
 
 
+def _check_write_options(args: argparse.Namespace) -> None:
+    """Refuse ``--format``/``--output`` that do not go together before a model loads or any input is read."""
+    from .formats import get_format
+
+    if args.output and not args.format:
+        raise ValueError(
+            f"--output needs --format (a tool's format, or jsonl for articles): without it, results are JSON "
+            f"Lines on stdout (> {args.output} to keep them)"
+        )
+    if args.format:
+        get_format(args.format)
+        if not args.output:
+            raise ValueError(f"--format {args.format} writes to a file or folder: give it with --output")
+
+
 def _predict(args: argparse.Namespace) -> None:
     from .inference import NerTagger
 
+    _check_write_options(args)
     tagger = NerTagger.from_pretrained(args.model, _load_options(args))
     _emit(args, tagger.predict, [args.model], lambda entities: {"entities": entities})
 
@@ -483,6 +497,7 @@ def _predict(args: argparse.Namespace) -> None:
 def _analyze(args: argparse.Namespace) -> None:
     from .inference import Analyzer
 
+    _check_write_options(args)
     analyzer = Analyzer.from_pretrained(args.ner, args.events, _load_options(args), arguments=args.arguments)
     packages = [args.ner, args.events] + ([args.arguments] if args.arguments else [])
     _emit(args, analyzer.predict, packages, lambda result: result)

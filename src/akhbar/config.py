@@ -41,7 +41,7 @@ class ModelArguments:
     task: str = field(
         default="ner",
         metadata={
-            "help": "What to train: 'ner' (entities) or 'events' (article event labels); see akhbar.tasks.",
+            "help": f"What to train: one of {', '.join(task_names())} (the README says what each learns).",
             "choices": task_names(),
         },
     )
@@ -66,7 +66,9 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    train_file: str | None = field(default=None, metadata={"help": "Training articles (.jsonl or CoNLL .txt)."})
+    train_file: str | None = field(
+        default=None, metadata={"help": "Training articles: akhbar JSONL, CoNLL or an annotation tool's export."}
+    )
     validation_file: str | None = field(
         default=None, metadata={"help": "Validation articles; picks the best checkpoint (strict entity F1)."}
     )
@@ -521,6 +523,7 @@ def parse_config(argv: list[str] | None = None):
         for args in parsed:
             if hasattr(args, key):
                 setattr(args, key, None)
+    patience = training_args.early_stopping_patience
     # Checked here rather than by torch when training starts (after the output folder has been prepared).
     for key, ok, expected in (
         ("learning_rate", math.isfinite(training_args.learning_rate) and training_args.learning_rate >= 0, ">= 0"),
@@ -528,6 +531,8 @@ def parse_config(argv: list[str] | None = None):
         ("per_device_train_batch_size", training_args.per_device_train_batch_size >= 1, "at least 1"),
         ("per_device_eval_batch_size", training_args.per_device_eval_batch_size >= 1, "at least 1"),
         ("gradient_accumulation_steps", training_args.gradient_accumulation_steps >= 1, "at least 1"),
+        # transformers' callback stops a run at its first evaluation under a patience below 1.
+        ("early_stopping_patience", patience is None or patience >= 1, "at least 1 (null: never)"),
     ):
         if not ok:
             raise ConfigError(f"{config_path}: {key} must be {expected}, found {getattr(training_args, key)}")

@@ -23,7 +23,7 @@ from .evaluation import evaluate, headline, read_for, write
 from .inference import LoadOptions
 from .manifest import write_manifest
 from .model_card import render_card
-from .settings import PackageSettings
+from .settings import SETTINGS_FILE, PackageSettings
 from .tasks import Split, get_task
 
 logger = logging.getLogger(__name__)
@@ -77,9 +77,22 @@ def package_run(
     """
     run_dir, dest = Path(run_dir), Path(dest)
     check_destination(dest, overwrite)
+    if not (run_dir / SETTINGS_FILE).is_file():  # train.py writes it once training has ended
+        raise FileNotFoundError(
+            f"{run_dir}: no {SETTINGS_FILE}: not a finished train.py run folder (its output_dir); a run that was "
+            "stopped goes on with --resume_from_checkpoint last"
+        )
     settings = PackageSettings.load(run_dir)
     run_file = run_dir / RUN_CONFIG
     run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+    target = ("data", data_file) if data_file else evaluation_data(run)
+    if evaluation is not None and not data_file:
+        target = evaluation.name, evaluation.file
+    elif target and not data_file and not Path(target[1]).exists():  # checked before the model loads
+        raise FileNotFoundError(
+            f"{target[1]}: the run's {target[0]} file ({RUN_CONFIG}) is not there: a relative path is read from "
+            "the current folder, so run from the one train.py ran in, or pass --data FILE"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     for stale in dest.parent.glob(f".{dest.name}.partial-*"):  # left by a packaging that was killed
         logger.warning("removing %s, left by an interrupted packaging", stale)
@@ -95,9 +108,6 @@ def package_run(
         settings.save(tmp)
         if run:
             (tmp / RUN_CONFIG).write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        target = ("data", data_file) if data_file else evaluation_data(run)
-        if evaluation is not None and not data_file:
-            target = evaluation.name, evaluation.file
         report = None
         if target is not None:
             split, path = target

@@ -6,12 +6,13 @@ useless for quality.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import BertConfig, BertModel, BertTokenizerFast
+
+from .articles import AnnotationError, json_lines
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CARD = """# Tiny random BERT (akhbar smoke-test model)
@@ -28,15 +29,24 @@ Hugging Face hub. **It is useless for quality**: fine-tune a real pretrained enc
 def read_texts(paths: Iterable[str | Path]) -> list[str]:
     """The ``text`` field of every line of the given JSON Lines files, and a last line of the event labels they
     carry: an argument model reads the event type as text (``[CLS] PROTEST [SEP] ...``), so the vocabulary
-    must spell the labels."""
+    must spell the labels.
+
+    Raises:
+        AnnotationError: a line that is not a JSON object with a string ``text``, naming the file and line.
+        ValueError: the files hold no text.
+    """
+    paths = [Path(path) for path in paths]
     texts, labels = [], {}
     for path in paths:
-        with Path(path).open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    record = json.loads(line)
-                    texts.append(record["text"])
-                    labels.update(dict.fromkeys(record.get("events", [])))
+        for _, record in json_lines(path, need_text=True):
+            if isinstance(record, AnnotationError):
+                raise record
+            texts.append(record["text"])
+            events = record.get("events")
+            # Only spellings for the vocabulary: the articles are not validated here.
+            labels.update(dict.fromkeys(e for e in events if isinstance(e, str)) if isinstance(events, list) else {})
+    if not texts:
+        raise ValueError(f"{', '.join(map(str, paths))}: no article text to train the vocabulary on")
     return texts + ([" ".join(labels)] if labels else [])
 
 
@@ -53,7 +63,9 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> BertTokeniz
         clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False
     )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=1)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=1, show_progress=False
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(

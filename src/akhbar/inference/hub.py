@@ -23,13 +23,15 @@ OFFLINE_HINT = (
 def hub_problem(name: str) -> str | None:
     """Why ``name`` (not a local folder) certainly cannot be loaded from the hub, or ``None`` if it may.
 
-    Certain: the name is not a valid repository id (so it was meant as a path, and the path does not
+    Certain: the name is a file, or not a valid repository id (so it was meant as a path, and the path does not
     exist), ``HF_HUB_OFFLINE`` is set and the files are not in the local cache (the caller finds out), or the
     hub's host name does not resolve (no network or no DNS).
     """
     from huggingface_hub import constants
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+    if Path(name).is_file():  # meant as a path (the weights file, say), whatever the hub would make of the name
+        return f"{name!r} is not a local folder (it is a file: give the folder that holds the model's files)"
     try:
         validate_repo_id(name)
     except HFValidationError:
