@@ -43,8 +43,8 @@ def read_texts(paths: Iterable[str | Path]) -> list[str]:
                 raise record
             texts.append(record["text"])
             events = record.get("events")
-            # Only spellings for the vocabulary: the articles are not validated here.
-            labels.update(dict.fromkeys(e for e in events if isinstance(e, str)) if isinstance(events, list) else {})
+            if isinstance(events, list):  # spellings for the vocabulary only: the articles are not validated here
+                labels.update(dict.fromkeys(e for e in events if isinstance(e, str)))
     if not texts:
         raise ValueError(f"{', '.join(map(str, paths))}: no article text to train the vocabulary on")
     return texts + ([" ".join(labels)] if labels else [])

@@ -279,7 +279,7 @@ def configure_validation(training_args: AkhbarTrainingArguments, data_args: Data
         training_args.eval_strategy = "no"
         training_args.load_best_model_at_end = False
         return []
-    if training_args.eval_strategy == "no":  # asked for: validation is read only for the report
+    if training_args.eval_strategy == "no":  # asked for: no scoring during training, hence no early stopping
         if training_args.early_stopping_patience:
             logger.warning(
                 "eval_strategy no: validation is not scored during training, so early_stopping_patience %d "
