@@ -178,5 +178,5 @@ def test_the_analyzer_gives_each_event_its_arguments_in_the_article(argument_pac
     ]
     # An article-level event model has no sentences to read.
     article_level = EventClassifier.from_verified(directory, load_package(directory)[1])
-    with pytest.raises(ValueError, match="only a sentence event model gives; this event model is a 'events' model"):
+    with pytest.raises(ValueError, match="only a sentence event model gives; this event model is of task 'events'"):
         Analyzer(ner, article_level, arguments)

@@ -18,6 +18,8 @@ DATA_FAULTS = {
     "invalid_json.jsonl": (2, r"invalid JSON: Expecting value at column 55"),
     "missing_field.jsonl": (2, r"\(article 'x-2'\): missing field 'text'"),
     "wrong_type.jsonl": (2, r"field 'entities' must be a list, found str"),
+    # On the first line it made the file unrecognisable ("cannot tell the format"), hiding the fault.
+    "wrong_type_first_line.jsonl": (1, r"\(article 'x-1'\): field 'entities' must be a list, found dict"),
     "offset_out_of_range.jsonl": (2, r"span \[21, 40\) is not a non-empty range inside the text \(length 25\)"),
     "offset_reversed.jsonl": (2, r"span \[25, 21\) is not a non-empty range"),
     "overlapping_spans.jsonl": (2, r"entities overlap: \[6, 17\) ORG and \[12, 25\) LOC"),
@@ -130,7 +132,7 @@ def test_skip_invalid_reports_and_counts(tmp_path, capsys):
     for name in sorted(DATA_FAULTS):
         native = name.endswith(".jsonl") and not name.startswith(TOOL_PREFIXES)
         if native and name not in ("invalid_utf8.jsonl", "duplicate_id.jsonl"):
-            lines.append((BAD / name).read_text(encoding="utf-8").splitlines()[1])
+            lines.append((BAD / name).read_text(encoding="utf-8").splitlines()[DATA_FAULTS[name][0] - 1])
     good = (BAD / "invalid_json.jsonl").read_text(encoding="utf-8").splitlines()[0]
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(

@@ -669,6 +669,8 @@ def test_interrupted_packaging_leaves_no_package(trained, tmp_path, monkeypatch)
         # These two were found only after the model had read the whole input.
         (["--format", "nope", "--output", "out"], "unknown data format 'nope'"),
         (["--format", "jsonl"], "--format jsonl writes to a file or folder: give it with --output"),
+        # Was a bare "[Errno 2] No such file or directory" after the model had run.
+        (["--format", "jsonl", "--output", "no/such/folder/out.jsonl"], "cannot write there, the folder"),
     ],
 )
 @pytest.mark.parametrize("command", [["predict", "--model", "/nope"], ["analyze", "--ner", "/nope", "--events", "/no"]])

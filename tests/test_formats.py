@@ -255,6 +255,12 @@ def test_convert_cli(tmp_path, capsys):
     assert cli(["convert", str(out), str(tmp_path / "x.jsonl"), "--to", "jsonl"]) == 0
     assert cli(["convert", str(out), str(tmp_path / "x.jsonl"), "--to", "jsonl"]) == 2  # exists
     assert "exists; pass --overwrite" in capsys.readouterr().err
+    # An output in a folder that is not there: one line naming it, nothing made (was a bare [Errno 2]).
+    missing = tmp_path / "no" / "x.jsonl"
+    assert cli(["convert", str(out), str(missing), "--to", "jsonl"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the folder {missing.parent} does not exist" in err[0]
+    assert not missing.parent.exists()
     (back,) = [a for a in read_articles(tmp_path / "x.jsonl")[0] if a["id"] == "2"]
     assert spans(back) == [("وزارة التربية", "ORG"), ("إربد", "LOC")]
 

@@ -343,7 +343,7 @@ def test_cli_serve_user_errors_are_one_line(packages, capsys, monkeypatch):
         (["--max-texts", "0"], "--max-texts must be at least 1, not 0"),
         (["--timeout", "nan"], "--timeout must be at least"),
         (["--port", "70000"], "--port must be in 0..65535"),
-        (["--events", str(ner)], "holds a 'ner' model, not an event model"),
+        (["--events", str(ner)], "holds a model of task 'ner', not an event model"),
     ):
         assert cli(["serve", "--ner", str(ner), *args]) == 2
         err = capsys.readouterr().err

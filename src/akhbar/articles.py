@@ -137,7 +137,8 @@ class LoadReport:
     agreement: dict | None = None  # inter-annotator agreement, when records have several annotators
 
     def summary(self) -> str:
-        line = f"{self.path}: read {self.read} records, used {self.used}, skipped {len(self.skipped)}"
+        records = f"{self.read} record{'s' * (self.read != 1)}"
+        line = f"{self.path}: read {records}, used {self.used}, skipped {len(self.skipped)}"
         if self.data_format:
             line += f" ({self.data_format})"
         if self.converted:

@@ -114,9 +114,10 @@ def _validate(args: argparse.Namespace) -> None:
 
 def _convert(args: argparse.Namespace) -> None:
     from .articles import read_articles
-    from .formats import WriteOptions, get_format, write_articles
+    from .formats import WriteOptions, check_output_path, get_format, write_articles
 
-    target = get_format(args.to)  # a bad --to fails before any reading
+    target = get_format(args.to)  # a bad --to or an output folder that is not there fails before any reading
+    check_output_path(args.output)
     articles, report = read_articles(args.input, args.entity_labels, args.skip_invalid, options=_read_options(args))
     out = Path(args.output)
     if out.exists() and (out.is_file() or any(out.iterdir())) and not args.overwrite:
@@ -131,7 +132,8 @@ def _convert(args: argparse.Namespace) -> None:
     write_articles(articles, out, target.name, options)
     dropped = "".join(f"; left out {n} {kind}" for kind, n in sorted(options.dropped.items()))
     respaced = "" if target.holds_text else f" (text re-spaced: {target.name} keeps tokens, not spacing)"
-    print(f"{report.summary()}\nwrote {len(articles)} articles to {out} ({target.name}){respaced}{dropped}")
+    wrote = f"{len(articles)} article{'s' * (len(articles) != 1)}"
+    print(f"{report.summary()}\nwrote {wrote} to {out} ({target.name}){respaced}{dropped}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -435,7 +437,8 @@ def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str
     write_articles(predictions_to_articles(texts, results, ids), args.output, fmt.name, options)
     dropped = "".join(f"; left out {n} {kind}" for kind, n in sorted(options.dropped.items()))
     print(
-        f"wrote predictions for {len(texts)} articles to {args.output} ({fmt.name}, {options.model_version}){dropped}"
+        f"wrote predictions for {len(texts)} article{'s' * (len(texts) != 1)} to {args.output} "
+        f"({fmt.name}, {options.model_version}){dropped}"
     )
 
 
@@ -473,7 +476,7 @@ def _add_write_options(p: argparse.ArgumentParser, predictions: bool) -> None:
 
 def _check_write_options(args: argparse.Namespace) -> None:
     """Refuse ``--format``/``--output`` that do not go together before a model loads or any input is read."""
-    from .formats import get_format
+    from .formats import check_output_path, get_format
 
     if args.output and not args.format:
         raise ValueError(
@@ -484,6 +487,7 @@ def _check_write_options(args: argparse.Namespace) -> None:
         get_format(args.format)
         if not args.output:
             raise ValueError(f"--format {args.format} writes to a file or folder: give it with --output")
+        check_output_path(args.output)
 
 
 def _predict(args: argparse.Namespace) -> None:

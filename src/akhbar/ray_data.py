@@ -90,7 +90,7 @@ class AkhbarAnalyzer:
         tagger = NerTagger.from_pretrained(ner, **load_options)
         classifier = load_predictor(events, **load_options) if events else None  # events or sentence_events
         if classifier is not None and not isinstance(classifier, EventClassifier):
-            raise ValueError(f"{events} holds a {classifier.settings.task!r} model, not an event model")
+            raise ValueError(f"{events} holds a model of task {classifier.settings.task!r}, not an event model")
         self.analyzer = Analyzer(tagger, classifier) if classifier is not None else None
         self.evidence = isinstance(classifier, SentenceEventClassifier)
         self.tagger = tagger

@@ -194,6 +194,15 @@ def event_scores(article: dict) -> list[tuple[str, float | None]]:
     return [(e["label"], e.get("score")) if isinstance(e, dict) else (e, None) for e in article.get("events", [])]
 
 
+def check_output_path(path: str | Path) -> None:
+    """Refuse an output whose folder does not exist, before any work (the open() further on would stop with a
+    bare ``[Errno 2]`` after the model had run). The folder is not made: a mistyped path should not quietly
+    grow a tree."""
+    parent = Path(path).absolute().parent
+    if not parent.is_dir():
+        raise ValueError(f"{path}: cannot write there, the folder {parent} does not exist")
+
+
 def write_articles(
     articles: Sequence[dict], path: str | Path, data_format: str, options: WriteOptions | None = None
 ) -> WriteOptions:
@@ -207,6 +216,7 @@ def write_articles(
     """
     options = options or WriteOptions()
     fmt = get_format(data_format)
+    check_output_path(path)
     # Checked for every format here, before anything is written: what the format cannot hold stops the
     # conversion (or, with skip_unrepresentable, is left out and counted).
     fmt.write([fmt.check_writable(a, options) for a in articles], Path(path), options)

@@ -34,7 +34,7 @@ class Analyzer:
         if arguments is not None and not isinstance(events, SentenceEventClassifier):
             raise ValueError(
                 f"an argument model reads the sentences that carry each event (their evidence), which only a "
-                f"sentence event model gives; this event model is a {events.settings.task!r} model"
+                f"sentence event model gives; this event model is of task {events.settings.task!r}"
             )
         if arguments is not None:
             unknown = [e for e in events.settings.event_labels if e not in arguments.settings.event_labels]
@@ -64,7 +64,7 @@ class Analyzer:
         # The events side is whatever event model the package holds (article-level, or sentence events).
         classifier = load_predictor(events, options)
         if not isinstance(classifier, EventClassifier):
-            raise ValueError(f"{events} holds a {classifier.settings.task!r} model, not an event model")
+            raise ValueError(f"{events} holds a model of task {classifier.settings.task!r}, not an event model")
         tagger = ArgumentTagger.from_pretrained(arguments, options) if arguments is not None else None
         return cls(NerTagger.from_pretrained(ner, options), classifier, tagger)
 

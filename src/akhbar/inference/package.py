@@ -41,7 +41,7 @@ def _verified(directory: Path, predictor: type | None):
     task = get_task(settings.task)
     if predictor is not None and task.predictor_class() is not predictor:
         raise ValueError(
-            f"{directory} holds a {task.name!r} model (run it with {task.predictor_class().__name__}), "
+            f"{directory} holds a model of task {task.name!r} (run it with {task.predictor_class().__name__}), "
             f"not one for {predictor.__name__}"
         )
     return directory, settings

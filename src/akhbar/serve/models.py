@@ -71,7 +71,7 @@ class ServedModels:
         tagger = NerTagger.from_pretrained(ner, **options)
         classifier = load_predictor(events, **options) if events is not None else None
         if classifier is not None and not isinstance(classifier, EventClassifier):
-            raise ValueError(f"{events} holds a {classifier.settings.task!r} model, not an event model")
+            raise ValueError(f"{events} holds a model of task {classifier.settings.task!r}, not an event model")
         info = {"ner": package_info(resolve_model_dir(ner), tagger), "events": None}
         if classifier is not None:
             info["events"] = package_info(resolve_model_dir(events), classifier)
