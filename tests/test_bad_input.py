@@ -220,3 +220,24 @@ def test_pipes_are_refused_with_the_reason(capsys, tmp_path):
         capsys.readouterr().err
         == f"error: {fifo}: not a regular file or folder (a pipe or a device); save it to a file first\n"
     )
+
+
+@pytest.mark.parametrize(
+    "argv, fault",
+    [
+        (
+            ["validate", "x.jsonl", "--skip_invalid"],
+            "akhbar validate: unrecognized arguments: --skip_invalid (did you mean --skip-invalid?); "
+            "`akhbar validate --help` lists the options",
+        ),
+        (["analyze", "--ner", "m", "in.txt"], "akhbar analyze: the following arguments are required: --events"),
+        (["evaluate", "--model", "m", "--data", "d", "--batch-size", "x"], "invalid int value: 'x'"),
+        ([], "akhbar: the following arguments are required: command"),
+    ],
+)
+def test_command_line_mistakes_are_one_line(argv, fault, capsys):
+    # argparse printed a usage block, for a stray flag the top-level one, and no "did you mean".
+    with pytest.raises(SystemExit) as stop:
+        cli(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1 and fault in err and err.startswith("error: ")

@@ -74,6 +74,9 @@ def test_bad_config_values_name_file_and_line(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.yaml: config file not found"):
         parse_config(["--config", str(tmp_path / "nope.yaml")])
+    # A folder is there: it said "config file not found" for it too.
+    with pytest.raises(IsADirectoryError, match=f"{tmp_path}: a folder; --config takes a YAML file"):
+        parse_config(["--config", str(tmp_path)])
 
 
 def test_misspelt_override_is_not_taken_as_an_abbreviation(tmp_path):

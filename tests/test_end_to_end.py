@@ -341,6 +341,19 @@ def test_no_evaluation_during_training_runs_without_early_stopping(tiny_model_di
     assert NerTagger.from_pretrained(tmp_path / "models" / "ner-sample")
 
 
+def test_a_run_without_evaluation_data_does_not_point_at_a_report(tiny_model_dir, tmp_path, caplog):
+    # Without test and validation files nothing is evaluated; the last log line named eval_report.md anyway.
+    import logging
+
+    caplog.set_level(logging.INFO, logger="akhbar")
+    nothing = {"validation_file": "null", "test_file": "null"}
+    args = train_args("ner-sample.yaml", tiny_model_dir, tmp_path, max_steps=2, **nothing)
+    train(args)
+    package = tmp_path / "models" / "ner-sample"
+    assert not (package / "eval_report.md").exists()
+    assert "not evaluated: no test or validation data" in caplog.text and "eval_report.md" not in caplog.text
+
+
 def test_unreachable_base_model_says_how_to_fix_it(monkeypatch, tiny_model_dir):
     import socket
     import time

@@ -59,6 +59,25 @@ def test_native_files_are_detected_and_a_wrong_format_name_is_refused(tmp_path):
         read_articles(odd)
 
 
+def test_an_empty_file_and_a_folder_of_jsonl_files_say_so(tmp_path, capsys):
+    # Both said "cannot tell the format ... name it with --format", which sent a new user to the wrong fix.
+    empty = tmp_path / "train.jsonl"
+    empty.write_text("\n \n", encoding="utf-8")
+    (tmp_path / "none").mkdir()
+    folder = tmp_path / "splits"
+    folder.mkdir()
+    (folder / "test.jsonl").write_text((ROOT / "data" / "sample" / "test.jsonl").read_text("utf-8"), "utf-8")
+    for argv, fault in [
+        ([str(empty)], f"{empty}: the file is empty (no records to read)"),
+        ([str(tmp_path / "none")], f"{tmp_path / 'none'}: the folder is empty (no records to read)"),
+        ([str(folder)], f"{folder}: a folder of .jsonl files: give one file (such as {folder / 'test.jsonl'})"),
+        ([str(folder), "--format", "jsonl"], f"{folder}: a folder; jsonl is read one file at a time"),  # [Errno 21]
+    ]:
+        assert cli(["validate", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and fault in err[0] and "cannot tell the format" not in err[0]
+
+
 def test_label_studio_export():
     articles, report = read("label_studio.json")
     by_id = {a["id"]: a for a in articles}

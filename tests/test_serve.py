@@ -109,6 +109,18 @@ def test_routes_return_what_the_models_return_in_process(url, models, expected, 
             assert all(text[e["start"] : e["end"]] == e["text"] for e in result["entities"])
 
 
+def test_health_has_every_counter_before_the_first_request():
+    # The counters were a bare Counter: a fresh service's /health lacked "requests", "texts", ... (README lists them).
+    from akhbar.serve.batcher import MicroBatcher
+
+    batcher = MicroBatcher(lambda kind, texts: texts)
+    try:
+        counters = ("requests", "texts", "batches", "model_calls", "abandoned", "failed")
+        assert batcher.status() == {"queued_texts": 0, "running_texts": 0, **dict.fromkeys(counters, 0)}
+    finally:
+        batcher._executor.shutdown()
+
+
 def test_models_health_and_openapi(url, packages):
     with httpx.Client(base_url=url, timeout=60) as client:
         info = client.get("/v1/models").json()

@@ -584,10 +584,27 @@ def _prepare(args: argparse.Namespace) -> None:
         print(f"{args.output}/{name}.jsonl: {split['articles']} articles, events {split['events']}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, as every other user error (exit code 2), not a usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}; `{self.prog} --help` lists the options\n")
+
+
+def _unrecognized(extra: list[str], parser: argparse.ArgumentParser) -> str:
+    """The message for flags a command lacks, with the closest one (``--skip_invalid``: ``--skip-invalid``)."""
+    import difflib
+
+    options = [s for action in parser._actions for s in action.option_strings]
+    flags = [w.split("=", 1)[0] for w in extra if w.startswith("--")]
+    guess = difflib.get_close_matches(flags[0], options, n=1) if flags else []
+    return f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {guess[0]}?)" if guess else "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="akhbar", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="akhbar", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"akhbar {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -747,11 +764,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-queue", type=int, default=4096, help="texts waiting for the model before requests get 503 (default 4096)"
     )
     p.set_defaults(func=_serve)
+    for command in sub.choices.values():  # so that main can name the command a stray flag was given to
+        command.set_defaults(command_parser=command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = getattr(args, "command_parser", parser)
+        command.error(_unrecognized(extra, command))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from transformers.utils import logging as hf_logging
 

@@ -473,6 +473,8 @@ def parse_config(argv: list[str] | None = None):
         print(text, end="")
         raise SystemExit(0)
     config_path = Path(known.config)
+    if config_path.is_dir():  # "not found" sent a user looking for a file that is there, as a folder
+        raise IsADirectoryError(f"{config_path}: a folder; --config takes a YAML file such as configs/ner-sample.yaml")
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path}: config file not found (configs/ holds the shipped ones)")
     parser = _Parser(CONFIG_CLASSES, prog="train.py")

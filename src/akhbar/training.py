@@ -471,6 +471,8 @@ def main(argv: list[str] | None = None) -> None:
             show_progress=not training_args.disable_tqdm,
         )
         runtime = trained.figures["train_runtime_s"]
-        logger.info("packaged model: %s (training %.0f s; report: %s)", dest, runtime, dest / "eval_report.md")
+        report = dest / "eval_report.md"  # none without test or validation data: the log must not point at it
+        where = f"report: {report}" if report.is_file() else "not evaluated: no test or validation data"
+        logger.info("packaged model: %s (training %.0f s; %s)", dest, runtime, where)
     output.finish(trainer.is_world_process_zero())
     trainer.accelerator.wait_for_everyone()

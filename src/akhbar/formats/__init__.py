@@ -28,6 +28,7 @@ _REGISTRY: dict[str, Format] = {}
 _ALL_IMPORTED = False
 _HELPERS = {"annotations", "offsets"}  # modules of this package that are not formats
 SNIFF_BYTES = 1 << 16
+FOLDER_FORMATS = ("brat", "doccano", "webanno-tsv")  # the formats whose exports can be a folder
 
 
 @dataclass
@@ -163,9 +164,14 @@ def find_format(path: str | Path, name: str | None = None) -> Format:
     Raises:
         ValueError: no format or several formats recognise the content; says how to name one.
     """
-    if name:
-        return get_format(name)
     path = Path(path)
+    if name:
+        fmt = get_format(name)
+        if path.is_dir() and fmt.name not in FOLDER_FORMATS:  # was a bare "[Errno 21] Is a directory"
+            raise ValueError(
+                f"{path}: a folder; {fmt.name} is read one file at a time (folders: {', '.join(FOLDER_FORMATS)})"
+            )
+        return fmt
     head = None
     if path.is_file():
         with path.open("rb") as f:
@@ -176,6 +182,16 @@ def find_format(path: str | Path, name: str | None = None) -> Format:
     names = ", ".join(sorted(formats()))
     if not found:
         what = "folder" if path.is_dir() else "file"
+        if head is not None and not head.strip() and path.stat().st_size <= SNIFF_BYTES:
+            raise ValueError(f"{path}: the file is empty (no records to read)")
+        if path.is_dir() and next(path.iterdir(), None) is None:
+            raise ValueError(f"{path}: the folder is empty (no records to read)")
+        jsonl = sorted(p for p in path.iterdir() if p.suffix.lower() == ".jsonl") if path.is_dir() else []
+        if jsonl:
+            raise ValueError(
+                f"{path}: a folder of .jsonl files: give one file (such as {jsonl[0]}); only "
+                f"{', '.join(FOLDER_FORMATS)} exports are read as folders"
+            )
         raise ValueError(
             f"{path}: cannot tell the format of this {what} from its content; name it with --format "
             f"(or data_format: in the config), one of {names}"

@@ -86,7 +86,9 @@ class MicroBatcher:
         self._stopping = False
         self.running = 0  # texts in the model call under way
         self._free_since = 0.0  # time.monotonic() when the last model call ended
-        self.stats: Counter = Counter()  # requests, texts, batches, model_calls, abandoned, failed
+        # Every counter from the start, so that /health has the same fields before the first request.
+        counters = ("requests", "texts", "batches", "model_calls", "abandoned", "failed")
+        self.stats: Counter = Counter(dict.fromkeys(counters, 0))
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="akhbar-batcher")
