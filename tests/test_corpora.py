@@ -30,7 +30,7 @@ def write_gsr(folder, protest_rows, assault_rows):
                 writer.writerow([i, 0, name.split("_")[0].upper(), f"s{i}", label, 0, text, 3])
 
 
-def test_gsr_mapping_and_duplicates(tmp_path):
+def test_gsr_mapping_and_duplicates(tmp_path, capsys):
     protest = [("yes", f"تظاهر المئات في المدينة رقم {i}") for i in range(10)]
     protest += [("easy no", f"افتتح الوزير معرضا للكتاب رقم {i}") for i in range(10)]
     protest += [
@@ -59,6 +59,16 @@ def test_gsr_mapping_and_duplicates(tmp_path):
     # --unjudged negative: the same sentences and split, no "judged" (the other type reads as a negative).
     assert cli(["prepare", "gsr", "--input", str(tmp_path / "gsr"), "--output", str(tmp_path / "neg"),
                 "--unjudged", "negative"]) == 0  # fmt: skip
+    # Again into the same folder: refused, the splits kept as they are (they were replaced silently).
+    before = {f.name: f.read_bytes() for f in (tmp_path / "neg").iterdir()}
+    assert cli(["prepare", "gsr", "--input", str(tmp_path / "gsr"), "--output", str(tmp_path / "neg")]) == 2
+    assert {f.name: f.read_bytes() for f in (tmp_path / "neg").iterdir()} == before
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'neg'} already holds train.jsonl, validation.jsonl, test.jsonl, prepare_report.json; "
+        "pass --overwrite to replace them\n"
+    )
+    assert cli(["prepare", "gsr", "--input", str(tmp_path / "gsr"), "--output", str(tmp_path / "neg"),
+                "--unjudged", "negative", "--overwrite"]) == 0  # fmt: skip
     for split in ("train", "validation", "test"):
         unknown = read_split(tmp_path / "out", split)
         assert read_split(tmp_path / "neg", split) == [{k: v for k, v in a.items() if k != "judged"} for a in unknown]
@@ -242,7 +252,7 @@ def test_prepare_gsr_arguments_command(tmp_path, capsys):
     assert "30 token lists in 10 variants: 30 exact, 0 after normalization" in out
     assert "10 sentences kept (first variant), 0 without a usable variant" in out
     (tmp_path / "gsr" / "assault_spans.json").write_text('{"not": "a list"}', encoding="utf-8")
-    assert cli(args) == 2
+    assert cli([*args, "--overwrite"]) == 2
     assert "assault_spans.json: expected a JSON list of records, found dict" in capsys.readouterr().err
 
 

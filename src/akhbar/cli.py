@@ -565,6 +565,11 @@ def _serve(args: argparse.Namespace) -> None:
 def _prepare(args: argparse.Namespace) -> None:
     from .corpora import prepare_ant, prepare_gsr, prepare_gsr_arguments
 
+    # Splits already there (perhaps edited, or made with other options) were replaced without a word.
+    written = ("train.jsonl", "validation.jsonl", "test.jsonl", "prepare_report.json")
+    there = [name for name in written if (Path(args.output) / name).exists()]
+    if there and not args.overwrite:
+        raise FileExistsError(f"{args.output} already holds {', '.join(there)}; pass --overwrite to replace them")
     if args.corpus == "gsr":
         report = prepare_gsr(args.input, args.output, seed=args.seed, ambiguous=args.ambiguous, unjudged=args.unjudged)
     elif args.corpus == "gsr-arguments":
@@ -721,6 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="gsr-arguments: which annotator variant a sentence takes (default: the one closest to the others)",
     )
     p.add_argument("--skip-invalid", action="store_true", help="ant: skip (and list) files with an empty text")
+    p.add_argument("--overwrite", action="store_true", help="replace the splits --output already holds")
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("analyze", help="entities and events of each article (JSON Lines out)")
