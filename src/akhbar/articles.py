@@ -371,9 +371,12 @@ def agreement_line(agreement: dict) -> str:
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.1f}"
 
-    pairs = "; ".join(f"{pair} {pct(v['span_f1'])} ({v['records']} records)" for pair, v in agreement["pairs"].items())
+    def records(n: int) -> str:
+        return f"{n} record{'s' * (n != 1)}"
+
+    pairs = "; ".join(f"{pair} {pct(v['span_f1'])} ({records(v['records'])})" for pair, v in agreement["pairs"].items())
     return (
-        f"inter-annotator agreement over {agreement['records_with_several_annotators']} records with several "
+        f"inter-annotator agreement over {records(agreement['records_with_several_annotators'])} with several "
         f"annotators: span F1 {pct(agreement['span_f1'])}, event F1 {pct(agreement['event_f1'])}; by pair: {pairs}"
     )
 

@@ -396,7 +396,8 @@ def main() -> None:
     print(done.stdout.strip())
     check("offsets converted: 2 spans from utf16" in done.stdout, "the 2 UTF-16 spans were converted")
     check("1 cancelled" in done.stdout, "the cancelled annotation was left out and counted")
-    check("inter-annotator agreement over 1 records" in done.stdout, "agreement measured on the doubly annotated task")
+    agreement = "inter-annotator agreement over 1 record with several annotators"
+    check(agreement in done.stdout, "agreement measured on the doubly annotated task")
     converted = work / "export.jsonl"
     run([py, "-m", "akhbar.cli", "convert", str(export), str(converted), "--to", "jsonl"])
     got = {a["id"]: a for a in map(json.loads, converted.read_text(encoding="utf-8").splitlines())}
