@@ -55,6 +55,11 @@ def test_overrides_win_over_the_file(tmp_path):
         # -1 stopped the run at its first evaluation and 0 silently never stopped it; null is "never".
         ("early_stopping_patience: -1\n", r"early_stopping_patience must be at least 1 \(null: never\), found -1"),
         ("early_stopping_patience: 0\n", r"early_stopping_patience must be at least 1 \(null: never\), found 0"),
+        # The last of two was taken without a word.
+        (
+            "learning_rate: 1e-4\nseed: 1\nlearning_rate: 5e-5\n",
+            r"run\.yaml:3: learning_rate is given twice \(first on line 1\)",
+        ),
         ("- a\n- b\n", r"expected a mapping"),
         ("a: [unclosed\n", r"run\.yaml:\d+: invalid YAML"),
         ("preprocessing: arabertv2\n", None),

@@ -411,7 +411,12 @@ def _yaml_items(path: Path) -> list[tuple[str, object, int]]:
         return []
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values, found {type(data).__name__}")
-    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+    lines: dict[str, int] = {}
+    for key, _ in node.value:
+        line = key.start_mark.line + 1
+        if key.value in lines:  # YAML keeps the last silently: a run would not be what the file seems to say
+            raise ConfigError(f"{path}:{line}: {key.value} is given twice (first on line {lines[key.value]}); keep one")
+        lines[key.value] = line
     return [(str(k), v, lines.get(str(k), 1)) for k, v in data.items()]
 
 
