@@ -255,7 +255,10 @@ def test_label_studio_predictions_have_version_scores_and_names(tmp_path):
 def test_convert_cli(tmp_path, capsys):
     out = tmp_path / "brat"
     assert cli(["convert", str(FIXTURES / "label_studio.json"), str(out), "--to", "brat"]) == 2
-    assert "has no place for article events" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # The input file is named as well as the article (it named only the article).
+    assert err.startswith(f"error: {FIXTURES / 'label_studio.json'}: article ")
+    assert "has no place for article events" in err
     assert (
         cli(["convert", str(FIXTURES / "label_studio.json"), str(out), "--to", "brat", "--skip-unrepresentable"]) == 0
     )

@@ -129,7 +129,10 @@ def _convert(args: argparse.Namespace) -> None:
         text_field=args.text_field,
         skip_unrepresentable=args.skip_unrepresentable,
     )
-    write_articles(articles, out, target.name, options)
+    try:
+        write_articles(articles, out, target.name, options)
+    except ValueError as err:  # what the target format cannot hold: name the input file as well as the article
+        raise ValueError(f"{args.input}: {err}") from None
     dropped = "".join(f"; left out {n} {kind}" for kind, n in sorted(options.dropped.items()))
     respaced = "" if target.holds_text else f" (text re-spaced: {target.name} keeps tokens, not spacing)"
     wrote = f"{len(articles)} article{'s' * (len(articles) != 1)}"
