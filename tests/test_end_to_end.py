@@ -237,6 +237,20 @@ def test_cli_info_and_version(trained, capsys):
     assert "'/nope/model' is not a local folder" in capsys.readouterr().err
 
 
+def test_a_mistyped_model_folder_gets_the_nearest_name(tmp_path, monkeypatch):
+    # It said only that the hub could not fetch 'models/ner-sampel' (the hub client's long reason), not that
+    # models/ner-sample is right there.
+    from akhbar.inference import resolve_model_dir
+
+    (tmp_path / "models" / "ner-sample").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    for name in ("models/ner-sampel", str(tmp_path / "models" / "ner-sampel")):  # a hub id, and no hub id
+        with pytest.raises(FileNotFoundError, match=r"is not a local folder .*; did you mean .*models/ner-sample\?$"):
+            resolve_model_dir(name)
+    with pytest.raises(FileNotFoundError, match=r"; models/ holds ner-sample$"):
+        resolve_model_dir("models/zzz")
+
+
 def test_cli_package_again_and_refuse_overwrite(trained, capsys):
     dest = trained / "models" / "again"
     assert cli(["package", str(trained / "run"), "--output", str(dest)]) == 0

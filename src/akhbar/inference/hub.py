@@ -56,6 +56,25 @@ def offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
 
 
+def near_miss(name: str) -> str:
+    """``"; models/ holds ner-sample: did you mean models/ner-sample?"`` when ``name``'s folder exists here but
+    ``name`` does not: a mistyped local path, which the hub error alone does not point out. Empty otherwise."""
+    import difflib
+
+    path = Path(name)
+    if path.parent == Path(".") or not path.parent.is_dir():
+        return ""
+    try:
+        folders = sorted(p.name for p in path.parent.iterdir() if p.is_dir())
+    except OSError:
+        return ""
+    guess = difflib.get_close_matches(path.name, folders, n=1)
+    if guess:
+        return f"; did you mean {path.parent / guess[0]}?"
+    shown = ", ".join(folders[:8]) + (", ..." if len(folders) > 8 else "")
+    return f"; {path.parent}/ holds {shown or 'no folders'}"
+
+
 def first_line(err: BaseException) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return f"{type(err).__name__}: {lines[0] if lines else 'no detail'}"
@@ -72,7 +91,8 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
         return path
     problem = hub_problem(str(name_or_path))
     if problem:
-        raise FileNotFoundError(f"model {problem}; point at a local packaged folder (e.g. models/<name>)")
+        hint = near_miss(str(name_or_path)) or "; point at a local packaged folder (e.g. models/<name>)"
+        raise FileNotFoundError(f"model {problem}{hint}")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -83,6 +103,6 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as err:
         raise FileNotFoundError(
             f"model {str(name_or_path)!r} is not a local folder and could not be fetched from the Hugging Face "
-            f"hub ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}). Point at a "
-            "local packaged folder instead (e.g. models/<name>)."
+            f"hub ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'})"
+            + (near_miss(str(name_or_path)) or "; point at a local packaged folder instead (e.g. models/<name>)")
         ) from None
