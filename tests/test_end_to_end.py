@@ -249,6 +249,9 @@ def test_a_mistyped_model_folder_gets_the_nearest_name(tmp_path, monkeypatch):
             resolve_model_dir(name)
     with pytest.raises(FileNotFoundError, match=r"; models/ holds ner-sample$"):
         resolve_model_dir("models/zzz")
+    # train.py's base model, the same.
+    with pytest.raises(FileNotFoundError, match=r"\(did you mean models/ner-sample\?\)\. Download it"):
+        load_base(ModelArguments(model_name_or_path="models/ner-sampel"), NER, SCHEMA, DataArguments(max_length=256))
 
 
 def test_cli_package_again_and_refuse_overwrite(trained, capsys):

@@ -29,7 +29,7 @@ from . import __version__
 from .articles import from_dataset, read_articles, to_dataset
 from .config import AkhbarTrainingArguments, DataArguments, ModelArguments, parse_config
 from .inference import encoder_max_length
-from .inference.hub import OFFLINE_HINT, hub_problem, offline
+from .inference.hub import OFFLINE_HINT, hub_problem, near_miss, offline
 from .model_card import HYPERPARAMETERS
 from .packaging import RUN_CONFIG, check_destination, package_run
 from .settings import PackageSettings
@@ -70,8 +70,9 @@ def load_base(model_args: ModelArguments, task: Task, schema: Sequence[str], dat
     fetch = (
         f"Download it where you have network (`hf download {name} --local-dir DIR`) and pass --model_name_or_path DIR"
     )
+    nearest = f" ({hint})" if (hint := near_miss(name)) else ""  # a mistyped local folder: the name that is there
     if not Path(name).is_dir() and (problem := hub_problem(name)):
-        raise FileNotFoundError(f"cannot load the base model: {problem}. {fetch}; {OFFLINE_HINT}")
+        raise FileNotFoundError(f"cannot load the base model: {problem}{nearest}. {fetch}; {OFFLINE_HINT}")
     id2label = dict(enumerate(task.model_labels(schema)))
     max_length = data_args.max_length
     try:
@@ -92,7 +93,8 @@ def load_base(model_args: ModelArguments, task: Task, schema: Sequence[str], dat
             else "the Hugging Face hub could not be reached or has no such model"
         )
         raise FileNotFoundError(
-            f"cannot load the base model {name!r}: it is not a local folder and {where}. {fetch}; {OFFLINE_HINT}"
+            f"cannot load the base model {name!r}: it is not a local folder and {where}{nearest}. {fetch}; "
+            f"{OFFLINE_HINT}"
         ) from None
     if not tokenizer.is_fast:
         raise ValueError(f"{name}: akhbar needs a fast tokenizer (offset mapping); this model only has a slow one")

@@ -57,7 +57,7 @@ def offline() -> bool:
 
 
 def near_miss(name: str) -> str:
-    """``"; models/ holds ner-sample: did you mean models/ner-sample?"`` when ``name``'s folder exists here but
+    """``"did you mean models/ner-sample?"`` (or ``"models/ holds a, b"``) when ``name``'s folder exists here but
     ``name`` does not: a mistyped local path, which the hub error alone does not point out. Empty otherwise."""
     import difflib
 
@@ -70,9 +70,9 @@ def near_miss(name: str) -> str:
         return ""
     guess = difflib.get_close_matches(path.name, folders, n=1)
     if guess:
-        return f"; did you mean {path.parent / guess[0]}?"
+        return f"did you mean {path.parent / guess[0]}?"
     shown = ", ".join(folders[:8]) + (", ..." if len(folders) > 8 else "")
-    return f"; {path.parent}/ holds {shown or 'no folders'}"
+    return f"{path.parent}/ holds {shown or 'no folders'}"
 
 
 def first_line(err: BaseException) -> str:
@@ -91,8 +91,8 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
         return path
     problem = hub_problem(str(name_or_path))
     if problem:
-        hint = near_miss(str(name_or_path)) or "; point at a local packaged folder (e.g. models/<name>)"
-        raise FileNotFoundError(f"model {problem}{hint}")
+        hint = near_miss(str(name_or_path)) or "point at a local packaged folder (e.g. models/<name>)"
+        raise FileNotFoundError(f"model {problem}; {hint}")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -104,5 +104,6 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
         raise FileNotFoundError(
             f"model {str(name_or_path)!r} is not a local folder and could not be fetched from the Hugging Face "
             f"hub ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'})"
-            + (near_miss(str(name_or_path)) or "; point at a local packaged folder instead (e.g. models/<name>)")
+            + "; "
+            + (near_miss(str(name_or_path)) or "point at a local packaged folder instead (e.g. models/<name>)")
         ) from None
