@@ -137,8 +137,7 @@ class LoadReport:
     agreement: dict | None = None  # inter-annotator agreement, when records have several annotators
 
     def summary(self) -> str:
-        records = f"{self.read} record{'s' * (self.read != 1)}"
-        line = f"{self.path}: read {records}, used {self.used}, skipped {len(self.skipped)}"
+        line = f"{self.path}: read {counted(self.read, 'record')}, used {self.used}, skipped {len(self.skipped)}"
         if self.data_format:
             line += f" ({self.data_format})"
         if self.converted:
@@ -365,18 +364,23 @@ def read_articles(
     return articles, report
 
 
+def counted(n: int, noun: str) -> str:
+    """``"1 record"``, ``"3 records"``: the number with its noun, plural when it is not one."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def agreement_line(agreement: dict) -> str:
     """One line for a :class:`LoadReport`'s inter-annotator agreement."""
 
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.1f}"
 
-    def records(n: int) -> str:
-        return f"{n} record{'s' * (n != 1)}"
-
-    pairs = "; ".join(f"{pair} {pct(v['span_f1'])} ({records(v['records'])})" for pair, v in agreement["pairs"].items())
+    pairs = "; ".join(
+        f"{pair} {pct(v['span_f1'])} ({counted(v['records'], 'record')})" for pair, v in agreement["pairs"].items()
+    )
+    several = counted(agreement["records_with_several_annotators"], "record")
     return (
-        f"inter-annotator agreement over {records(agreement['records_with_several_annotators'])} with several "
+        f"inter-annotator agreement over {several} with several "
         f"annotators: span F1 {pct(agreement['span_f1'])}, event F1 {pct(agreement['event_f1'])}; by pair: {pairs}"
     )
 

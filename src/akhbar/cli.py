@@ -113,7 +113,7 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from .articles import read_articles
+    from .articles import counted, read_articles
     from .formats import WriteOptions, check_output_path, get_format, write_articles
 
     target = get_format(args.to)  # a bad --to or an output folder that is not there fails before any reading
@@ -135,8 +135,7 @@ def _convert(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.input}: {err}") from None
     dropped = "".join(f"; left out {n} {kind}" for kind, n in sorted(options.dropped.items()))
     respaced = "" if target.holds_text else f" (text re-spaced: {target.name} keeps tokens, not spacing)"
-    wrote = f"{len(articles)} article{'s' * (len(articles) != 1)}"
-    print(f"{report.summary()}\nwrote {wrote} to {out} ({target.name}){respaced}{dropped}")
+    print(f"{report.summary()}\nwrote {counted(len(articles), 'article')} to {out} ({target.name}){respaced}{dropped}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -424,6 +423,7 @@ def _stream_results(
 
 
 def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str], results: list, packages) -> None:
+    from .articles import counted
     from .formats import WriteOptions, get_format, model_version, predictions_to_articles, write_articles
     from .inference import resolve_model_dir
 
@@ -440,7 +440,7 @@ def _write_predictions(args: argparse.Namespace, texts: list[str], ids: list[str
     write_articles(predictions_to_articles(texts, results, ids), args.output, fmt.name, options)
     dropped = "".join(f"; left out {n} {kind}" for kind, n in sorted(options.dropped.items()))
     print(
-        f"wrote predictions for {len(texts)} article{'s' * (len(texts) != 1)} to {args.output} "
+        f"wrote predictions for {counted(len(texts), 'article')} to {args.output} "
         f"({fmt.name}, {options.model_version}){dropped}"
     )
 

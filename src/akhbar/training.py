@@ -70,9 +70,13 @@ def load_base(model_args: ModelArguments, task: Task, schema: Sequence[str], dat
     fetch = (
         f"Download it where you have network (`hf download {name} --local-dir DIR`) and pass --model_name_or_path DIR"
     )
-    nearest = f" ({hint})" if (hint := near_miss(name)) else ""  # a mistyped local folder: the name that is there
+
+    def nearest() -> str:  # a mistyped local folder: the name that is there (looked up only when loading fails)
+        hint = near_miss(name)
+        return f" ({hint})" if hint else ""
+
     if not Path(name).is_dir() and (problem := hub_problem(name)):
-        raise FileNotFoundError(f"cannot load the base model: {problem}{nearest}. {fetch}; {OFFLINE_HINT}")
+        raise FileNotFoundError(f"cannot load the base model: {problem}{nearest()}. {fetch}; {OFFLINE_HINT}")
     id2label = dict(enumerate(task.model_labels(schema)))
     max_length = data_args.max_length
     try:
@@ -93,7 +97,7 @@ def load_base(model_args: ModelArguments, task: Task, schema: Sequence[str], dat
             else "the Hugging Face hub could not be reached or has no such model"
         )
         raise FileNotFoundError(
-            f"cannot load the base model {name!r}: it is not a local folder and {where}{nearest}. {fetch}; "
+            f"cannot load the base model {name!r}: it is not a local folder and {where}{nearest()}. {fetch}; "
             f"{OFFLINE_HINT}"
         ) from None
     if not tokenizer.is_fast:

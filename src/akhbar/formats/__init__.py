@@ -184,9 +184,10 @@ def find_format(path: str | Path, name: str | None = None) -> Format:
         what = "folder" if path.is_dir() else "file"
         if head is not None and not head.strip() and path.stat().st_size <= SNIFF_BYTES:
             raise ValueError(f"{path}: the file is empty (no records to read)")
-        if path.is_dir() and next(path.iterdir(), None) is None:
+        entries = list(path.iterdir()) if path.is_dir() else []
+        if path.is_dir() and not entries:
             raise ValueError(f"{path}: the folder is empty (no records to read)")
-        jsonl = sorted(p for p in path.iterdir() if p.suffix.lower() == ".jsonl") if path.is_dir() else []
+        jsonl = sorted(p for p in entries if p.suffix.lower() == ".jsonl")
         if jsonl:
             raise ValueError(
                 f"{path}: a folder of .jsonl files: give one file (such as {jsonl[0]}); only "

@@ -101,9 +101,8 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None) -> 
         # then fails with that reason, see akhbar.inference.package.published_settings).
         return Path(snapshot_download(str(name_or_path), revision=revision, ignore_patterns=list(PICKLE_PATTERNS)))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as err:
+        hint = near_miss(str(name_or_path)) or "point at a local packaged folder instead (e.g. models/<name>)"
         raise FileNotFoundError(
             f"model {str(name_or_path)!r} is not a local folder and could not be fetched from the Hugging Face "
-            f"hub ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'})"
-            + "; "
-            + (near_miss(str(name_or_path)) or "point at a local packaged folder instead (e.g. models/<name>)")
+            f"hub ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}); {hint}"
         ) from None
