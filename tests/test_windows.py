@@ -130,16 +130,47 @@ def test_precision_auto_takes_bfloat16_only_where_it_is_native(monkeypatch, capl
 
     import torch
 
-    from akhbar.inference import LoadOptions, resolve_precision
+    from akhbar.inference import LoadOptions, options, resolve_precision
 
     cpu = torch.device("cpu")
     assert LoadOptions().precision == "auto"
-    for amx, bf16, expected in ((True, False, "bfloat16"), (False, True, "float32"), (False, False, "float32")):
+    probed = []
+
+    def probe(speedup):  # AVX512-BF16 without AMX: the measured speed decides (0.49x and 3.1x were measured)
+        return lambda: probed.append(speedup) or speedup
+
+    cases = (  # AMX, AVX512-BF16, probe's speed-up (None: must not be asked), expected
+        (True, False, None, "bfloat16"),
+        (True, True, None, "bfloat16"),
+        (False, True, 0.49, "float32"),
+        (False, True, 3.1, "bfloat16"),
+        (False, False, None, "float32"),
+    )
+    for amx, bf16, speedup, expected in cases:
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda bf16=bf16: bf16)
+        monkeypatch.setattr(options, "cpu_bfloat16_speedup", probe(speedup))
+        probed.clear()
         assert resolve_precision("auto", cpu) == expected
+        assert probed == ([] if speedup is None else [speedup])
+    caplog.set_level(logging.INFO, logger="akhbar")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(options, "cpu_bfloat16_speedup", probe(0.49))
+    assert resolve_precision("auto", cpu) == "float32"
+    assert "ran 0.49x float32's speed here (under 1.3x)" in caplog.text  # the log says why
+    caplog.clear()
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     assert resolve_precision("auto", cpu, backend="onnx") == "float32"
     caplog.set_level(logging.WARNING, logger="akhbar")
     assert resolve_precision("bfloat16", cpu) == "bfloat16"  # asked for: kept, with the warning
     assert "slower than float32 there" in caplog.text
     assert resolve_precision("float32", cpu) == "float32"
+
+
+def test_bfloat16_probe_measures_both_dtypes():
+    from akhbar.inference.options import cpu_bfloat16_speedup
+
+    # The real probe, small (bfloat16 is slow where it is not native): a finite positive ratio.
+    speedup = cpu_bfloat16_speedup.__wrapped__(n=64, repeats=2)
+    assert 0 < speedup < float("inf")

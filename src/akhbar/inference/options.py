@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,15 +27,46 @@ def torch_dtype(precision: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
 
 
+BFLOAT16_PROBE_N = 512  # the probe's matrix size: about 2 ms a product at the speeds measured below
+BFLOAT16_MIN_SPEEDUP = 1.3  # bfloat16 taken on a CPU without AMX when its probe product is at least this much faster
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bfloat16_speedup(n: int = BFLOAT16_PROBE_N, repeats: int = 5) -> float:
+    """How many times faster this CPU multiplies two ``n`` x ``n`` bfloat16 matrices than float32 ones.
+
+    The best of ``repeats`` products each, the two dtypes alternating so that whatever else the machine runs
+    weighs on both; measured once per process (well under a second). Only asked where AVX512-BF16 is present
+    without AMX: there the instruction set does not tell, the speed does (2048x2048 products, 2 cores each:
+    0.49x on an Emerald Rapids Xeon whose VM hides AMX, 3.1x on an AMD EPYC of the Zen 4 generation).
+    """
+    import torch
+
+    dtypes = (torch.float32, torch.bfloat16)
+    pairs = {dtype: (torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)) for dtype in dtypes}
+    best = dict.fromkeys(pairs, float("inf"))
+    with torch.inference_mode():
+        for a, b in pairs.values():  # warm-up: the first product of a kind pays for its kernel's set-up
+            torch.mm(a, b)
+        for _ in range(repeats):
+            for dtype, (a, b) in pairs.items():
+                started = time.perf_counter()
+                torch.mm(a, b)
+                best[dtype] = min(best[dtype], time.perf_counter() - started)
+    return best[torch.float32] / best[torch.bfloat16]
+
+
 def native_bfloat16(device: torch.device) -> tuple[bool, str]:
     """Whether ``device`` multiplies bfloat16 matrices faster than float32, and what it has.
 
-    A GPU: CUDA's own check. A CPU: AMX tiles only. AVX512-BF16 without AMX is not enough: on a Xeon whose
-    VM exposes AVX512-BF16 but hides AMX, a bfloat16 2048x2048 matrix product ran 137 GFLOP/s against
-    float32's 279 (0.49x) and a long-article NerTagger pass took 1.7x the float32 time (BENCHMARKS.md, "Speed
-    on each CPU kind"). torch's ``get_cpu_capability()`` says ``AVX512`` on all three kinds of Xeon, so the
-    instruction sets are asked directly, with torch's CPU feature checks: private functions, hence the
-    fallback to "not native".
+    A GPU: CUDA's own check. A CPU with AMX tiles: yes. A CPU with AVX512-BF16 but no AMX: measured
+    (:func:`cpu_bfloat16_speedup`, at least 1.3x), because the instruction set alone does not tell: on a Xeon
+    whose VM exposes AVX512-BF16 but hides AMX, a bfloat16 2048x2048 matrix product ran 137 GFLOP/s against
+    float32's 279 (0.49x) and a long-article NerTagger pass took 1.7x the float32 time, while on an AMD EPYC of
+    the Zen 4 generation bfloat16 products ran 3.1x float32's (BENCHMARKS.md, "Speed on each CPU kind"). A CPU
+    with neither: no (100-300x slower). torch's ``get_cpu_capability()`` says ``AVX512`` on all of these but
+    AVX2, so the instruction sets are asked directly, with torch's CPU feature checks: private functions,
+    hence the fallback to "not native".
     """
     import torch
 
@@ -43,10 +76,16 @@ def native_bfloat16(device: torch.device) -> tuple[bool, str]:
     cpu = torch.cpu
     amx = bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)())
     bf16 = bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
-    have = [name for name, ok in (("AMX", amx), ("AVX512-BF16", bf16)) if ok]
-    capability = torch.backends.cpu.get_cpu_capability()
-    return amx, f"CPU capability {capability}, " + (", ".join(have) if have else "no AMX or AVX512-BF16") + (
-        "" if amx else " (bfloat16 is native with AMX only)"
+    capability = f"CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+    if amx:
+        return True, capability + ("AMX, AVX512-BF16" if bf16 else "AMX")
+    if not bf16:
+        return False, capability + "no AMX or AVX512-BF16 (bfloat16 is 100-300x slower than float32 there)"
+    speedup = cpu_bfloat16_speedup()
+    native = speedup >= BFLOAT16_MIN_SPEEDUP
+    return native, capability + (
+        f"AVX512-BF16 without AMX: a bfloat16 {BFLOAT16_PROBE_N}x{BFLOAT16_PROBE_N} matrix product ran "
+        f"{speedup:.2f}x float32's speed here ({'at least' if native else 'under'} {BFLOAT16_MIN_SPEEDUP}x)"
     )
 
 
@@ -65,7 +104,7 @@ def resolve_precision(precision: str, device: torch.device, backend: str = "torc
         logger.warning(
             "precision bfloat16 on a device without native bfloat16 (%s): slower than float32 there (measured: "
             "about 300x slower matrix products on an AVX2-only EPYC, 0.3 vs 103 GFLOP/s; 0.6x float32's speed on "
-            "long articles on a Xeon with AVX512-BF16 but no AMX); use float32 or auto",
+            "long articles on a Xeon with AVX512-BF16 but no AMX where it measured slower); use float32 or auto",
             what,
         )
     return precision
@@ -105,7 +144,8 @@ class LoadOptions:
             ``akhbar export-onnx``; needs ``pip install "akhbar[onnx]"``).
         onnx_file: ``"model.onnx"`` (float32) or ``"model.int8.onnx"`` (``--quantize int8``).
         precision: ``"auto"`` (default): bfloat16 where the device runs it natively (GPUs with bfloat16, CPUs
-            with AMX), else float32 (:func:`resolve_precision`); ``"float32"``; or
+            with AMX, CPUs with AVX512-BF16 where a probe product measures it faster), else float32
+            (:func:`resolve_precision`); ``"float32"``; or
             ``"bfloat16"``: the PyTorch model's weights and activations in bfloat16, several times faster where
             native and slower where not (100-300x on AVX2). bfloat16 predictions can differ from float32 where a tag
             is near a tie, so measure on your data (``akhbar evaluate --precision``). Logits are turned into
