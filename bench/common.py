@@ -66,8 +66,9 @@ def cpu_model() -> str:
 
 
 def bfloat16_native() -> bool:
-    """Whether this machine's CPU runs bfloat16 natively, as ``precision="auto"`` decides (AMX): the benches
-    time bfloat16 only then, since elsewhere it is slower than float32 (100-300x on AVX2)."""
+    """Whether this machine's CPU runs bfloat16 natively, as ``precision="auto"`` decides (AMX; AVX512-BF16
+    where its probe product measures bfloat16 faster): the benches time bfloat16 only then, since elsewhere it
+    is slower than float32 (100-300x on AVX2, 0.5x on a Xeon VM with AVX512-BF16 but no AMX)."""
     import torch
 
     from akhbar.inference.options import native_bfloat16

@@ -43,7 +43,7 @@ PIPELINE = "pipeline_first_batch_1"  # the issue's reference: aggregation "first
 
 def engines(package: Path, skip_onnx: bool, int8_per_tensor: bool = False) -> dict:
     """bench/run.py's engines, bfloat16 kept only where ``precision="auto"`` would choose it (elsewhere it is
-    slower than float32, ~100x on AVX2, and nobody runs it). ``int8_per_tensor``: also ONNX Runtime's int8
+    slower than float32, ~100x on AVX2, and ``auto`` does not run it). ``int8_per_tensor``: also ONNX Runtime's int8
     with one scale per weight tensor (its default; akhbar exports one per output channel), from a copy of
     the package exported that way."""
     from akhbar.inference import NerTagger
