@@ -142,3 +142,13 @@ def test_packages_from_before_the_refactor_load_and_predict_the_same(name):
         # The one change: an empty text reports no events (issue 13) where the old code answered for [CLS] [SEP].
         want = [[] if not text.strip() else events for text, events in zip(texts, expected["events"])]
         assert predictor.predict(texts) == want
+
+
+def test_every_task_predictor_is_importable_from_the_package():
+    # README's examples import each task's predictor from `akhbar`; a new task's class must be there too.
+    import akhbar
+
+    for name in TASKS:
+        cls = get_task(name).predictor_class()
+        assert getattr(akhbar, cls.__name__) is cls, name
+        assert cls.__name__ in akhbar.__all__, name
