@@ -209,6 +209,7 @@ def test_unjudged_labels_are_unknown_not_negative(tmp_path, capsys):
     assert [a.get("judged") for a in articles] == [["PROTEST"], ["ASSAULT"], None]
     assert cli(["validate", str(path)]) == 0
     said = capsys.readouterr().out
+    assert "; 0 entities (none); events: PROTEST 1" in said
     assert (
         "judged: 2 of 3 articles judged only some labels (PROTEST 1, ASSAULT 1); the others judged every label" in said
     )

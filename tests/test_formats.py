@@ -305,3 +305,13 @@ def test_a_forced_offset_unit_is_named_in_the_error():
         AnnotationError, match=r"the tool says 'حلب' .*; read as UTF-16 code units \(offset_unit utf16\)"
     ):
         read_articles(bad, options=ReadOptions(offset_unit="utf16"))
+
+
+def test_validate_counts_in_words_a_person_would_write(tmp_path, capsys):
+    one = tmp_path / "one.conll"
+    one.write_text("زار\tO\nأحمد\tB-PER\nبيروت\tB-LOC\n\n", encoding="utf-8")
+    assert cli(["validate", str(one), "--entity-labels", "PER", "LOC"]) == 0
+    assert "read 1 record, used 1, skipped 0 (conll); 2 entities (PER 1, LOC 1)" in capsys.readouterr().out
+    one.write_text("زار\tO\nأحمد\tB-PER\n\n", encoding="utf-8")
+    assert cli(["validate", str(one)]) == 0
+    assert "; 1 entity (PER 1); events: none" in capsys.readouterr().out

@@ -364,9 +364,10 @@ def read_articles(
     return articles, report
 
 
-def counted(n: int, noun: str) -> str:
-    """``"1 record"``, ``"3 records"``: the number with its noun, plural when it is not one."""
-    return f"{n} {noun}{'s' * (n != 1)}"
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 record"``, ``"3 records"``: the number with its noun, plural when it is not one (``plural`` where
+    it is not the noun with an s: ``counted(n, "entity", "entities")``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def agreement_line(agreement: dict) -> str:

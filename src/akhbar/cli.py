@@ -87,7 +87,7 @@ def _add_read_options(p: argparse.ArgumentParser, flag: str = "--format") -> Non
 def _validate(args: argparse.Namespace) -> None:
     from collections import Counter
 
-    from .articles import agreement_line, read_articles
+    from .articles import agreement_line, counted, read_articles
 
     options = _read_options(args)
     for path in args.files:
@@ -95,7 +95,7 @@ def _validate(args: argparse.Namespace) -> None:
         entities = Counter(e["label"] for a in articles for e in a["entities"])
         events = Counter(e for a in articles for e in a["events"])
         print(
-            f"{report.summary()}; {sum(entities.values())} entities "
+            f"{report.summary()}; {counted(sum(entities.values()), 'entity', 'entities')} "
             f"({', '.join(f'{k} {v}' for k, v in entities.most_common()) or 'none'}); "
             f"events: {', '.join(f'{k} {v}' for k, v in events.most_common()) or 'none'}"
         )
@@ -103,7 +103,7 @@ def _validate(args: argparse.Namespace) -> None:
         if partly:  # the events of these articles say nothing about the labels they did not judge
             judged = Counter(label for a in partly for label in a["judged"])
             print(
-                f"  judged: {len(partly)} of {len(articles)} articles judged only some labels "
+                f"  judged: {len(partly)} of {counted(len(articles), 'article')} judged only some labels "
                 f"({', '.join(f'{k} {v}' for k, v in judged.most_common()) or 'none'}); the others judged every label"
             )
         if report.agreement:
@@ -139,6 +139,7 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from .articles import counted
     from .evaluation import evaluate, headline, read_for, report_folder, write
     from .inference import load_model
     from .tasks import get_task
@@ -166,7 +167,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     report = evaluate(predictor, articles, data_name=args.data, show_progress=True)
     report["data"]["skipped_records"] = len(load.skipped)
     write(report, out, title=f"{Path(args.model).name} on {Path(args.data).name}")
-    print(f"{headline(report)}  ({len(articles)} articles) -> {out / 'eval_report.md'}")
+    print(f"{headline(report)}  ({counted(len(articles), 'article')}) -> {out / 'eval_report.md'}")
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -182,6 +183,7 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def _info(args: argparse.Namespace) -> None:
+    from .articles import counted
     from .evaluation import headline
     from .inference import load_package
     from .manifest import MANIFEST_FILE
@@ -199,7 +201,8 @@ def _info(args: argparse.Namespace) -> None:
     report_path = directory / "eval_report.json"
     if report_path.is_file():
         report = json.loads(report_path.read_text(encoding="utf-8"))
-        print(f"  evaluation: {headline(report)} on {report['data']['name']} ({report['data']['articles']} articles)")
+        data = report["data"]
+        print(f"  evaluation: {headline(report)} on {data['name']} ({counted(data['articles'], 'article')})")
     else:
         print("  evaluation: none (the run had no test or validation data)")
     versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
@@ -566,6 +569,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
+    from .articles import counted
     from .corpora import prepare_ant, prepare_gsr, prepare_gsr_arguments
 
     # Splits already there (perhaps edited, or made with other options) were replaced without a word.
@@ -589,7 +593,7 @@ def _prepare(args: argparse.Namespace) -> None:
         if report["skipped"]:
             print(f"skipped {len(report['skipped'])} of {report['files']} files (listed in prepare_report.json)")
     for name, split in report["splits"].items():
-        print(f"{args.output}/{name}.jsonl: {split['articles']} articles, events {split['events']}")
+        print(f"{args.output}/{name}.jsonl: {counted(split['articles'], 'article')}, events {split['events']}")
 
 
 class _Parser(argparse.ArgumentParser):
