@@ -241,3 +241,18 @@ def test_command_line_mistakes_are_one_line(argv, fault, capsys):
         cli(argv)
     err = capsys.readouterr().err
     assert stop.value.code == 2 and len(err.strip().splitlines()) == 1 and fault in err and err.startswith("error: ")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    # `akhbar info M | head -1` printed a BrokenPipeError traceback. The read end is closed before the command
+    # writes anything, so its first line meets the closed pipe whatever the timing.
+    import subprocess
+    import sys
+
+    code = "import sys; from akhbar.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", code, "info", str(ROOT / "tests" / "data" / "legacy" / "ner-sample")]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

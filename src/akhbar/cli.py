@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,11 +25,17 @@ def run_user_command(func: Callable, *args) -> int:
     """Call ``func``; turn user errors into one line on stderr and exit code 2."""
     try:
         func(*args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
     except USER_ERRORS as err:
         # One line, even for library messages written over several lines.
         message = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`akhbar info M | head -3`): stop quietly, as cat and grep do, without a
+        # traceback. Python's documented recipe: point stdout at devnull so the exit-time flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # what a shell reports for a program ended by SIGPIPE
     return 0
 
 
