@@ -632,14 +632,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_info)
 
     p = sub.add_parser("tiny-model", help="build a tiny random BERT + WordPiece tokenizer for offline smoke runs")
-    p.add_argument("output_dir")
+    p.add_argument("output_dir", help="folder to write the model and tokenizer to (e.g. models/tiny)")
     p.add_argument(
         "--text", nargs="+", help="JSONL files whose 'text' trains the vocabulary (default: data/sample/*.jsonl)"
     )
     p.set_defaults(func=_tiny_model)
 
     p = sub.add_parser("validate", help="check annotated files (any format) and count what they hold")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="annotated files (a brat folder too), format told from content")
     p.add_argument("--entity-labels", nargs="+", help="the schema; default: accept any label")
     p.add_argument("--skip-invalid", action="store_true", help="report every bad record instead of stopping")
     _add_read_options(p)
