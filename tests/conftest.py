@@ -75,7 +75,7 @@ ROLES = ["SOURCE", "TRIGGER", "TARGET"]
 
 def random_head_package(tiny_model, folder: Path, task: str = "ner", std: float = 0.5) -> Path:
     """A package over the tiny encoder with a seeded random head, without training, in ``folder/models``
-    (``task``: ner, events or arguments).
+    (``task``: ner, events, sentence_events or arguments).
 
     The head is drawn large enough that many words get entity tags (NER) and labels clear their thresholds
     (events): a tiny model trained for a few steps tags every word O (so did 15, 30 and 45 steps, and 12 steps
@@ -116,7 +116,7 @@ def random_head_package(tiny_model, folder: Path, task: str = "ner", std: float 
         base_model=str(tiny_model),
         akhbar_version=__version__,
         event_labels=[] if task == "ner" else EVENTS,
-        multi_label=task == "events",
+        multi_label=task in ("events", "sentence_events"),
         thresholds=None if tagger else dict.fromkeys(EVENTS, 0.5),
     )
     settings.save(run)
@@ -131,6 +131,15 @@ def random_packages(tiny_model_dir, tmp_path_factory) -> tuple[Path, Path]:
     writing into them."""
     folder = tmp_path_factory.mktemp("random-heads")
     return random_head_package(tiny_model_dir, folder, "ner"), random_head_package(tiny_model_dir, folder, "events")
+
+
+@pytest.fixture(scope="session")
+def sentence_packages(random_packages, tmp_path_factory, tiny_model_dir) -> tuple[Path, Path, Path]:
+    """A NER, a sentence events and an argument package with random heads: what ``akhbar serve --events
+    --arguments`` runs."""
+    folder = tmp_path_factory.mktemp("random-sentence-heads")
+    sentence_events = random_head_package(tiny_model_dir, folder, "sentence_events")
+    return random_packages[0], sentence_events, random_head_package(tiny_model_dir, folder, "arguments")
 
 
 @contextlib.contextmanager

@@ -180,3 +180,20 @@ def test_the_analyzer_gives_each_event_its_arguments_in_the_article(argument_pac
     article_level = EventClassifier.from_verified(directory, load_package(directory)[1])
     with pytest.raises(ValueError, match="only a sentence event model gives; this event model is of task 'events'"):
         Analyzer(ner, article_level, arguments)
+
+
+def test_ray_rows_carry_the_arguments(sentence_packages):
+    # AkhbarAnalyzer is called in this process, as a Ray worker calls it: no cluster needed.
+    pytest.importorskip("ray")
+    pa = pytest.importorskip("pyarrow")
+    from akhbar.inference import Analyzer
+    from akhbar.ray_data import AkhbarAnalyzer
+
+    ner, events, arguments = sentence_packages
+    analyzer = AkhbarAnalyzer(ner, events, arguments=arguments, device="cpu", precision="float32")
+    (row,) = analyzer(pa.table({"id": ["a-1"], "text": [ARTICLE]})).to_pylist()
+    in_process = Analyzer.from_pretrained(ner, events, arguments=arguments, device="cpu", precision="float32")
+    (expected,) = in_process.predict([ARTICLE])
+    assert row["events"] == expected["events"] and any(e["arguments"] for e in row["events"])
+    with pytest.raises(ValueError, match="reads the sentences of a sentence event model: give events"):
+        AkhbarAnalyzer(ner, None, arguments=arguments)

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import EVENTS, ROOT, SAMPLE, live_server
+from conftest import EVENTS, ROLES, ROOT, SAMPLE, live_server
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
@@ -62,7 +63,7 @@ class Recorded(ServedModels):
     first (so that concurrent requests queue up behind it); ``fail_on``: a text that makes a call raise."""
 
     def __init__(self, models: ServedModels, delay: float = 0.0, fail_on: str | None = None):
-        super().__init__(models.ner, models.events, models.info)
+        super().__init__(models.ner, models.events, models.info, models.arguments)
         self.calls: list[list[str]] = []
         self.delay = delay
         self.fail_on = fail_on
@@ -229,6 +230,56 @@ def test_without_an_events_model_analyze_gives_entities_and_events_is_404(models
         missing = client.post("/v1/events", json={"texts": TEXTS[:2]})
         assert missing.status_code == 404 and "--events PACKAGE" in missing.json()["error"]
         assert client.get("/v1/models").json()["events"] is None
+
+
+def test_with_an_argument_model_each_event_has_its_arguments(sentence_packages):
+    ner, sentence_events, arguments = sentence_packages
+    models = ServedModels.load(ner, sentence_events, arguments=arguments, device="cpu", precision="float32")
+    texts = ["📢 " + t for t in TEXTS[:3]]  # an emoji first: offsets count code points, not UTF-16 units
+    expected = Analyzer(models.ner, models.events, models.arguments).predict(texts)
+    with live_server(create_app(models)) as base, httpx.Client(base_url=base, timeout=60) as client:
+        body = client.post("/v1/analyze", json={"texts": texts}).json()
+        assert body["results"] == expected
+        assert body["model_version"] == model_version(ner, sentence_events, arguments)
+        assert len(body["model_version"].split("+")) == 3
+        found = [(text, event) for text, r in zip(texts, body["results"]) for event in r["events"]]
+        assert sum(len(event["arguments"]) for _, event in found) > 5, "random heads find some, or this proves little"
+        for text, event in found:
+            for a in event["arguments"]:  # in the text sent, inside one of the event's evidence sentences
+                assert text[a["start"] : a["end"]] == a["text"] and a["role"] in ROLES
+                assert any(s["start"] <= a["start"] < a["end"] <= s["end"] for s in event["evidence"])
+        events = client.post("/v1/events", json={"texts": texts}).json()["results"]
+        assert events == [{"events": e} for e in models.events.predict(texts)]  # the events model's, no arguments
+        info = client.get("/v1/models").json()
+        assert info["arguments"]["name"] == "arguments-sample" and info["arguments"]["task"] == "arguments"
+        assert info["arguments"]["labels"] == ROLES and info["arguments"]["multi_label"] is None
+        assert info["model_version"] == body["model_version"]
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        assert {"evidence", "arguments"} <= set(schema["Event"]["properties"])
+        assert set(schema["Argument"]["properties"]) == {"role", "start", "end", "text", "score"}
+        assert "code points" in schema["Evidence"]["properties"]["start"]["description"]
+
+
+def test_cli_serve_with_arguments(sentence_packages, packages, capsys, monkeypatch):
+    ner, sentence_events, arguments = sentence_packages
+    for args, message in (
+        (["--arguments", str(arguments)], r"give a sentence event model too \(--events\)"),
+        (["--events", str(packages[1]), "--arguments", str(arguments)], "this event model is of task 'events'"),
+        (["--events", str(sentence_events), "--arguments", str(ner)], "task 'ner' .*not one for ArgumentTagger"),
+    ):
+        assert cli(["serve", "--ner", str(ner), "--device", "cpu", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(message, err), err
+
+    def loaded(ner, events, arguments, host, port, limits, load_options, announce):  # no uvicorn: the line only
+        announce(ServedModels.load(ner, events, arguments, **load_options), f"http://{host}:{port}")
+
+    monkeypatch.setattr("akhbar.serve.server.serve", loaded)
+    args = ["--events", str(sentence_events), "--arguments", str(arguments), "--device", "cpu"]
+    assert cli(["serve", "--ner", str(ner), *args]) == 0
+    err = capsys.readouterr().err
+    version = model_version(ner, sentence_events, arguments)
+    assert f"serving ner-sample + sentence_events-sample + arguments-sample ({version}) at" in err, err
 
 
 def post_all(base: str, bodies: list[dict], route: str = "/v1/analyze") -> list:

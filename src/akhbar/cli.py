@@ -339,6 +339,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+ARGUMENTS_HELP = (
+    "packaged argument model (task arguments): each event's source, trigger and target in its evidence sentences "
+    "(needs a sentence event model for --events)"
+)
 MAX_CHARS = 1_000_000  # default --max-chars: about 100 MB of maps and windows for one article
 
 
@@ -561,7 +565,7 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
     def announce(models, url: str) -> None:
-        names = " + ".join(i["name"] for i in (models.info["ner"], models.info["events"]) if i)
+        names = " + ".join(models.info[k]["name"] for k in ("ner", "events", "arguments") if models.info.get(k))
         print(
             f"serving {names} ({models.model_version}) at {url}: web page /, API /v1/analyze /v1/entities "
             f"/v1/events /v1/models, schema /openapi.json; Label Studio ML backend URL {url}",
@@ -572,7 +576,7 @@ def _serve(args: argparse.Namespace) -> None:
     from .serve.server import serve
 
     load = dataclasses.asdict(_load_options(args))
-    serve(args.ner, args.events, args.host, args.port, limits, load, announce)
+    serve(args.ner, args.events, args.arguments, args.host, args.port, limits, load, announce)
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -746,11 +750,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="entities and events of each article (JSON Lines out)")
     p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
     p.add_argument("--events", required=True, help="packaged event model folder (or hub id)")
-    p.add_argument(
-        "--arguments",
-        help="packaged argument model (task arguments): each event's source, trigger and target in its evidence "
-        "sentences (needs a sentence event model for --events)",
-    )
+    p.add_argument("--arguments", help=ARGUMENTS_HELP)
     p.add_argument("input", nargs="?", default="-", help="input file (one article per line, text or JSON), or -")
     _add_run_options(p)
     _add_input_options(p)
@@ -764,6 +764,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ner", required=True, help="packaged NER model folder (or hub id)")
     p.add_argument("--events", help="packaged event model folder (or hub id); without it /v1/events is 404")
+    p.add_argument("--arguments", help=ARGUMENTS_HELP)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     _add_run_options(p)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .extras import MissingDependency
-from .inference import Analyzer, EventClassifier, NerTagger, SentenceEventClassifier, load_predictor
+from .inference import Analyzer, ArgumentTagger, EventClassifier, NerTagger, SentenceEventClassifier, load_predictor
 
 logger = logging.getLogger(__name__)
 INSTALL_RAY = 'pip install "akhbar[ray]"'
@@ -43,10 +43,11 @@ def import_ray():
     return ray
 
 
-def _result_types(evidence: bool = False):
+def _result_types(evidence: bool = False, arguments: bool = False):
     """Arrow types of the ``entities`` and ``events`` columns (fixed per model, so that every block has one
     schema, an empty list included); ``evidence``: the events carry the sentences that say them (a
-    sentence-event model)."""
+    sentence-event model); ``arguments``: their role spans (an argument model; null for an event type it does
+    not know)."""
     import pyarrow as pa
 
     entity = pa.struct(
@@ -63,6 +64,9 @@ def _result_types(evidence: bool = False):
         fields.append(
             ("evidence", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("score", pa.float64())])))
         )
+    if arguments:
+        span = [("role", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("text", pa.string())]
+        fields.append(("arguments", pa.list_(pa.struct([*span, ("score", pa.float64())]))))
     event = pa.struct(fields)
     return pa.list_(entity), pa.list_(event)
 
@@ -74,6 +78,7 @@ class AkhbarAnalyzer:
     Args:
         ner: NER package folder (or hub id), loaded once per worker.
         events: events package; without it ``events`` is null in every row.
+        arguments: argument package (needs a sentence event model for ``events``): each event's ``arguments``.
         text_column, id_column: the input columns holding each article's text and id.
         **load_options: for ``from_pretrained`` (``device``, ``backend``, ``precision``, ``batch_size``,
             ``batch_tokens``). A worker given a GPU by Ray (``num_gpus=1``) uses it by default.
@@ -85,18 +90,25 @@ class AkhbarAnalyzer:
         events: str | Path | None = None,
         text_column: str = "text",
         id_column: str = "id",
+        arguments: str | Path | None = None,
         **load_options,
     ):
+        if arguments and not events:
+            raise ValueError(
+                f"the argument model {arguments} reads the sentences of a sentence event model: give events"
+            )
         tagger = NerTagger.from_pretrained(ner, **load_options)
         classifier = load_predictor(events, **load_options) if events else None  # events or sentence_events
         if classifier is not None and not isinstance(classifier, EventClassifier):
             raise ValueError(f"{events} holds a model of task {classifier.settings.task!r}, not an event model")
-        self.analyzer = Analyzer(tagger, classifier) if classifier is not None else None
+        roles = ArgumentTagger.from_pretrained(arguments, **load_options) if arguments else None
+        self.analyzer = Analyzer(tagger, classifier, roles) if classifier is not None else None
         self.evidence = isinstance(classifier, SentenceEventClassifier)
+        self.arguments = roles is not None
         self.tagger = tagger
         self.text_column = text_column
         self.id_column = id_column
-        logger.info("loaded %s%s on %s", ner, f" and {events}" if events else "", tagger.device)
+        logger.info("loaded %s on %s", " and ".join(str(p) for p in (ner, events, arguments) if p), tagger.device)
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -116,7 +128,7 @@ class AkhbarAnalyzer:
             results = self.analyzer.predict(texts)
         else:
             results = [{"entities": e, "events": None} for e in self.tagger.predict(texts)]
-        entities, events = _result_types(self.evidence)
+        entities, events = _result_types(self.evidence, self.arguments)
         return pa.table(
             {
                 self.id_column: ids,
@@ -154,6 +166,7 @@ def analyze_files(
     ner: str | Path,
     events: str | Path | None = None,
     *,
+    arguments: str | Path | None = None,
     output_format: str = "jsonl",
     workers: int = 2,
     batch_size: int = 64,
@@ -184,6 +197,7 @@ def analyze_files(
         fn_constructor_kwargs={
             "ner": str(ner),
             "events": str(events) if events else None,
+            "arguments": str(arguments) if arguments else None,
             "text_column": text_column,
             "id_column": id_column,
             **load_options,

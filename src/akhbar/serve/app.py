@@ -104,9 +104,31 @@ class Entity(BaseModel):
     score: float = Field(description="mean probability of the entity's word tags, in [0, 1]")
 
 
+class Evidence(BaseModel):
+    start: int = Field(description="offset of the sentence's first character, in code points of the text sent")
+    end: int = Field(description="offset after the sentence's last character")
+    score: float = Field(description="the sentence's probability of the event, in [0, 1]")
+
+
+class Argument(BaseModel):
+    role: str = Field(description="the span's role in the event, one of the argument model's (SOURCE, TRIGGER, TARGET)")
+    start: int = Field(description="offset of the first character, in code points of the text sent")
+    end: int = Field(description="offset after the last character")
+    text: str = Field(description="text[start:end]")
+    score: float = Field(description="mean probability of the span's word tags, in [0, 1]")
+
+
 class Event(BaseModel):
     label: str
     score: float = Field(description="the label's probability, in [0, 1]")
+    evidence: list[Evidence] | None = Field(
+        None, description="the sentences that say the event (a sentence event model only; absent otherwise)"
+    )
+    arguments: list[Argument] | None = Field(
+        None,
+        description="who did what to whom, read in the evidence sentences, in text order (/v1/analyze with an "
+        "argument model only, for the event types it knows; absent otherwise)",
+    )
 
 
 class Result(BaseModel):
@@ -328,7 +350,8 @@ def create_app(models: ServedModels, limits: Limits | None = None) -> FastAPI:
     @app.post("/v1/analyze", responses={200: {"model": ResultsResponse}, **errors})
     async def analyze(request: Request, body: TextsBody) -> JSONResponse:
         """Entities and events of each text, exactly as ``Analyzer.predict`` gives them (entities only when the
-        service runs without an events model); with ``articles``, each result carries the article's ``id``."""
+        service runs without an events model; each event's evidence with a sentence event model, and its
+        arguments with an argument model); with ``articles``, each result carries the article's ``id``."""
         return await results(request, "analyze", body)
 
     @app.post("/v1/entities", responses={200: {"model": ResultsResponse}, **errors})

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference import Analyzer, EventClassifier, NerTagger, load_predictor, resolve_model_dir
+from ..inference import Analyzer, ArgumentTagger, EventClassifier, NerTagger, load_predictor, resolve_model_dir
 from ..tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def package_info(directory: Path, model) -> dict:
         "task": settings.task,
         "verified": getattr(model, "verified", True),
         "labels": task.schema_of(settings),
-        "multi_label": settings.multi_label if settings.event_labels else None,
+        "multi_label": settings.multi_label if settings.event_labels and not settings.entity_labels else None,
         "base_model": settings.base_model,
         "evaluation": evaluation,
         "manifest_sha256": digest if manifest_bytes else None,
@@ -51,37 +51,52 @@ def package_info(directory: Path, model) -> dict:
 
 @dataclass
 class ServedModels:
-    """A NER package and, optionally, an events package, with the three jobs the routes ask for.
+    """A NER package and, optionally, an events package (and an argument package), with the three jobs the
+    routes ask for.
 
-    ``analyze`` gives ``Analyzer.predict``'s ``{"entities", "events"}`` per text when both models are loaded,
-    ``{"entities"}`` with the NER model alone.
+    ``analyze`` gives ``Analyzer.predict``'s ``{"entities", "events"}`` per text when the events model is loaded
+    (each event with its ``evidence`` from a sentence event model, and its ``arguments`` from an argument
+    model), ``{"entities"}`` with the NER model alone.
     """
 
     ner: NerTagger
     events: EventClassifier | None
     info: dict = field(default_factory=dict)
+    arguments: ArgumentTagger | None = None  # last, so that ServedModels(ner, events, info) reads as before
 
     def __post_init__(self) -> None:
-        self.analyzer = Analyzer(self.ner, self.events) if self.events is not None else None
+        # Analyzer refuses an argument model beside an article-level event model (it has no sentences to read).
+        self.analyzer = Analyzer(self.ner, self.events, self.arguments) if self.events is not None else None
 
     @classmethod
-    def load(cls, ner: str | Path, events: str | Path | None = None, **options) -> ServedModels:
+    def load(
+        cls, ner: str | Path, events: str | Path | None = None, arguments: str | Path | None = None, **options
+    ) -> ServedModels:
         """Load (verifying each manifest) the packages; ``options`` go to ``from_pretrained`` (device,
-        backend, precision, batch sizes)."""
+        backend, precision, batch sizes). ``arguments`` (task ``arguments``) needs ``events`` to be a sentence
+        event model."""
+        if arguments is not None and events is None:
+            raise ValueError(
+                f"the argument model {arguments} reads the sentences that carry each event: give a sentence event "
+                "model too (--events)"
+            )
         tagger = NerTagger.from_pretrained(ner, **options)
         classifier = load_predictor(events, **options) if events is not None else None
         if classifier is not None and not isinstance(classifier, EventClassifier):
             raise ValueError(f"{events} holds a model of task {classifier.settings.task!r}, not an event model")
-        info = {"ner": package_info(resolve_model_dir(ner), tagger), "events": None}
+        roles = ArgumentTagger.from_pretrained(arguments, **options) if arguments is not None else None
+        info = {"ner": package_info(resolve_model_dir(ner), tagger), "events": None, "arguments": None}
         if classifier is not None:
             info["events"] = package_info(resolve_model_dir(events), classifier)
-        return cls(tagger, classifier, info)
+        if roles is not None:
+            info["arguments"] = package_info(resolve_model_dir(arguments), roles)
+        return cls(tagger, classifier, info, roles)
 
     @property
     def model_version(self) -> str:
         """Label Studio ``model_version``: ``NAME@HASH`` of each package, ``+`` between them (as
         :func:`akhbar.formats.model_version`)."""
-        return "+".join(i["model_version"] for i in (self.info["ner"], self.info["events"]) if i)
+        return "+".join(self.info[k]["model_version"] for k in ("ner", "events", "arguments") if self.info.get(k))
 
     def has(self, job: str) -> bool:
         return job != "events" or self.events is not None

@@ -27,6 +27,7 @@ def import_serving():
 def serve(
     ner: str,
     events: str | None,
+    arguments: str | None,
     host: str,
     port: int,
     limits,
@@ -42,7 +43,7 @@ def serve(
     from .app import create_app
     from .models import ServedModels
 
-    models = ServedModels.load(ner, events, **load_options)
+    models = ServedModels.load(ner, events, arguments, **load_options)
     app = create_app(models, limits)
     config = uvicorn.Config(
         app,

@@ -1,5 +1,6 @@
-// akhbar's web page: send articles to /v1/analyze, show them right-to-left with their entities highlighted
-// and their events, and the same response as JSON. Plain DOM, no framework, nothing loaded from elsewhere.
+// akhbar's web page: send articles to /v1/analyze, show them right-to-left with their entities highlighted,
+// their events (each with its evidence sentences underlined in the text and its arguments as chips), and the
+// same response as JSON. Plain DOM, no framework, nothing loaded from elsewhere.
 "use strict";
 
 const state = { info: null, colors: new Map(), response: null };
@@ -23,7 +24,8 @@ function labelColor(label) {
 function headline(model) {
   const e = model.evaluation;
   if (!e) return "no evaluation";
-  const figure = model.task === "events" ? `macro F1 ${percent(e.macro_f1)}` : `strict F1 ${percent(e.strict_f1)}`;
+  // Event models (events, sentence_events) report macro F1; taggers (ner, arguments) strict F1.
+  const figure = "macro_f1" in e ? `macro F1 ${percent(e.macro_f1)}` : `strict F1 ${percent(e.strict_f1)}`;
   return `${figure} on ${e.articles} articles`;
 }
 
@@ -33,6 +35,7 @@ async function loadModels() {
   state.info = info;
   const parts = [`NER: ${info.ner.name} (${headline(info.ner)})`];
   parts.push(info.events ? `events: ${info.events.name} (${headline(info.events)})` : "no events model");
+  if (info.arguments) parts.push(`arguments: ${info.arguments.name} (${headline(info.arguments)})`);
   $("models").textContent = `${parts.join(" · ")} · ${info.model_version}`;
   for (const label of info.ner.labels) labelColor(label);
   renderLegend();
@@ -55,33 +58,106 @@ function renderLegend() {
   legend.hidden = false;
 }
 
-function highlighted(text, entities) {
-  // The text as nodes: plain runs and one <mark> per entity, in order (entities never overlap).
+function entityMark(e, text) {
+  const mark = document.createElement("mark");
+  mark.className = `entity color-${labelColor(e.label) % 8}`;
+  mark.dataset.label = e.label;
+  mark.dataset.score = String(e.score);
+  mark.dataset.start = String(e.start);
+  mark.dataset.end = String(e.end);
+  mark.dataset.tip = `${e.label} · ${percent(e.score)}`;
+  mark.title = `${e.label} · score ${e.score}`;
+  mark.textContent = text;
+  return mark;
+}
+
+function appendMarked(parent, chars, entities, from, to) {
+  // chars[from:to] as plain runs and entity <mark>s (entities sorted, never overlapping); an entity that
+  // crosses from or to (a sentence bound) is cut there, each part its own mark.
+  let pos = from;
+  for (const e of entities) {
+    const start = Math.max(e.start, pos);
+    const end = Math.min(e.end, to);
+    if (start >= end) continue;
+    if (start > pos) parent.append(chars.slice(pos, start).join(""));
+    parent.append(entityMark(e, chars.slice(start, end).join("")));
+    pos = end;
+  }
+  if (pos < to) parent.append(chars.slice(pos, to).join(""));
+}
+
+function evidenceSentences(events) {
+  // One range per evidence sentence, with the events it says (two events may share a sentence), in text order.
+  const sentences = new Map();
+  for (const ev of events || []) {
+    for (const s of ev.evidence || []) {
+      const key = `${s.start}:${s.end}`;
+      if (!sentences.has(key)) sentences.set(key, { start: s.start, end: s.end, events: [] });
+      sentences.get(key).events.push({ label: ev.label, score: s.score });
+    }
+  }
+  return [...sentences.values()].sort((a, b) => a.start - b.start || a.end - b.end);
+}
+
+function highlighted(text, entities, events) {
+  // The text as nodes: plain runs, one <mark> per entity, and each evidence sentence an underlined <span>
+  // around its runs and marks.
   const chars = codePoints(text);
+  const sorted = [...entities].sort((a, b) => a.start - b.start);
   const out = document.createElement("p");
   out.className = "article-text";
   out.dir = "rtl";
   out.lang = "ar";
   let pos = 0;
-  for (const e of [...entities].sort((a, b) => a.start - b.start)) {
-    if (e.start > pos) out.append(chars.slice(pos, e.start).join(""));
-    const mark = document.createElement("mark");
-    mark.className = `entity color-${labelColor(e.label) % 8}`;
-    mark.dataset.label = e.label;
-    mark.dataset.score = String(e.score);
-    mark.dataset.start = String(e.start);
-    mark.dataset.end = String(e.end);
-    mark.dataset.tip = `${e.label} · ${percent(e.score)}`;
-    mark.title = `${e.label} · score ${e.score}`;
-    mark.textContent = chars.slice(e.start, e.end).join("");
-    out.append(mark);
-    pos = e.end;
+  for (const s of evidenceSentences(events)) {
+    const start = Math.max(s.start, pos); // a range overlapping the previous one keeps only its new part
+    const end = Math.min(s.end, chars.length);
+    if (start >= end) continue;
+    appendMarked(out, chars, sorted, pos, start);
+    const span = document.createElement("span");
+    span.className = "evidence";
+    span.dataset.event = s.events.map((e) => e.label).join(" ");
+    span.dataset.score = s.events.map((e) => String(e.score)).join(" ");
+    span.dataset.start = String(s.start);
+    span.dataset.end = String(s.end);
+    span.title = s.events.map((e) => `${e.label} · sentence ${percent(e.score)}`).join(" · ");
+    appendMarked(span, chars, sorted, start, end);
+    out.append(span);
+    pos = end;
   }
-  if (pos < chars.length) out.append(chars.slice(pos).join(""));
+  appendMarked(out, chars, sorted, pos, chars.length);
   return out;
 }
 
-function eventList(events) {
+function argumentChips(args) {
+  const box = document.createElement("span");
+  box.className = "arguments";
+  if (args.length === 0) {
+    box.className = "arguments none";
+    box.textContent = "no argument found";
+  }
+  for (const a of args) {
+    const chip = document.createElement("span");
+    chip.className = "argument";
+    chip.dir = "rtl";
+    chip.dataset.role = a.role;
+    chip.dataset.start = String(a.start);
+    chip.dataset.end = String(a.end);
+    chip.dataset.score = String(a.score);
+    chip.title = `${a.role} · score ${a.score} · characters ${a.start}-${a.end}`;
+    const role = document.createElement("bdi");
+    role.className = "role";
+    role.textContent = a.role;
+    const words = document.createElement("bdi");
+    words.lang = "ar";
+    words.textContent = a.text;
+    chip.append(role, ": ", words);
+    box.append(chip);
+  }
+  return box;
+}
+
+function eventList(events, card) {
   const list = document.createElement("ul");
   list.className = "events";
   if (events === undefined) {
@@ -107,6 +183,24 @@ function eventList(events) {
     const score = document.createElement("b");
     score.textContent = percent(ev.score);
     item.append(name, " ", score);
+    if (ev.evidence) {
+      const n = ev.evidence.length;
+      const said = document.createElement("small");
+      said.textContent = ` · ${n} ${n === 1 ? "sentence" : "sentences"}`;
+      item.append(said);
+      // Pointing at the event lights up its sentences in the text.
+      const light = (on) => {
+        for (const span of card.querySelectorAll("span.evidence")) {
+          if (span.dataset.event.split(" ").includes(ev.label)) span.classList.toggle("active", on);
+        }
+      };
+      item.addEventListener("mouseenter", () => light(true));
+      item.addEventListener("mouseleave", () => light(false));
+    }
+    if (ev.arguments) {
+      item.classList.add("with-arguments");
+      item.append(argumentChips(ev.arguments));
+    }
     list.append(item);
   }
   return list;
@@ -123,7 +217,8 @@ function renderResults(articles, results) {
     head.dir = "ltr";
     const n = result.entities.length;
     head.textContent = `${result.id} · ${n} ${n === 1 ? "entity" : "entities"}`;
-    card.append(head, eventList(result.events), highlighted(articles[i].text, result.entities));
+    const text = highlighted(articles[i].text, result.entities, result.events);
+    card.append(head, eventList(result.events, card), text);
     box.append(card);
   });
 }
