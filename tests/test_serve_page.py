@@ -72,6 +72,16 @@ def service(random_packages):
         yield base, models
 
 
+def open_page(chromium, base: str):
+    """The page at ``base`` in a new tab, and the list its script errors and console errors are added to."""
+    page = chromium.new_page(viewport={"width": 1100, "height": 900})
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base + "/")
+    return page, errors
+
+
 def test_the_page_highlights_entities_and_shows_events(service, tmp_path):
     sync_playwright = browser()
     base, models = service
@@ -86,11 +96,7 @@ def test_the_page_highlights_entities_and_shows_events(service, tmp_path):
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            page = chromium.new_page(viewport={"width": 1100, "height": 900})
-            errors = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(base + "/")
+            page, errors = open_page(chromium, base)
             assert page.get_attribute("html", "dir") == "rtl" and page.get_attribute("html", "lang") == "ar"
             page.wait_for_selector("#legend .legend-item")
             # The legend: every entity type of the model, each in its own colour.
@@ -197,11 +203,7 @@ def test_the_page_marks_evidence_and_lists_arguments(sentence_packages, monkeypa
         assert "تظاهر" in sentence and event["arguments"], "the random argument head tags some words"
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            page = chromium.new_page(viewport={"width": 1100, "height": 900})
-            errors = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(base + "/")
+            page, errors = open_page(chromium, base)
             page.wait_for_selector("#legend .legend-item")
             # The headline of each package by the figure its evaluation has: no "NaN" for sentence events.
             line = page.inner_text("#models")
