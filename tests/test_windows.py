@@ -169,8 +169,13 @@ def test_precision_auto_takes_bfloat16_only_where_it_is_native(monkeypatch, capl
 
 
 def test_bfloat16_probe_measures_both_dtypes():
+    import torch
+
     from akhbar.inference.options import cpu_bfloat16_speedup
 
     # The real probe, small (bfloat16 is slow where it is not native): a finite positive ratio.
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
     speedup = cpu_bfloat16_speedup.__wrapped__(n=64, repeats=2)
     assert 0 < speedup < float("inf")
+    assert torch.equal(torch.get_rng_state(), before), "the probe moved the global random state (a run's seed)"
