@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .extras import MissingDependency
-from .inference import Analyzer, ArgumentTagger, EventClassifier, NerTagger, SentenceEventClassifier, load_predictor
+from .inference import Analyzer, NerTagger, SentenceEventClassifier
 
 logger = logging.getLogger(__name__)
 INSTALL_RAY = 'pip install "akhbar[ray]"'
@@ -97,14 +97,11 @@ class AkhbarAnalyzer:
             raise ValueError(
                 f"the argument model {arguments} reads the sentences of a sentence event model: give events"
             )
-        tagger = NerTagger.from_pretrained(ner, **load_options)
-        classifier = load_predictor(events, **load_options) if events else None  # events or sentence_events
-        if classifier is not None and not isinstance(classifier, EventClassifier):
-            raise ValueError(f"{events} holds a model of task {classifier.settings.task!r}, not an event model")
-        roles = ArgumentTagger.from_pretrained(arguments, **load_options) if arguments else None
-        self.analyzer = Analyzer(tagger, classifier, roles) if classifier is not None else None
-        self.evidence = isinstance(classifier, SentenceEventClassifier)
-        self.arguments = roles is not None
+        # Analyzer.from_pretrained checks the events package's task and loads the argument model.
+        self.analyzer = Analyzer.from_pretrained(ner, events, arguments=arguments, **load_options) if events else None
+        tagger = self.analyzer.ner if self.analyzer else NerTagger.from_pretrained(ner, **load_options)
+        self.evidence = self.analyzer is not None and isinstance(self.analyzer.events, SentenceEventClassifier)
+        self.arguments = self.analyzer is not None and self.analyzer.arguments is not None
         self.tagger = tagger
         self.text_column = text_column
         self.id_column = id_column

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference import Analyzer, ArgumentTagger, EventClassifier, NerTagger, load_predictor, resolve_model_dir
+from ..inference import Analyzer, ArgumentTagger, EventClassifier, NerTagger, resolve_model_dir
 from ..tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -80,11 +80,11 @@ class ServedModels:
                 f"the argument model {arguments} reads the sentences that carry each event: give a sentence event "
                 "model too (--events)"
             )
-        tagger = NerTagger.from_pretrained(ner, **options)
-        classifier = load_predictor(events, **options) if events is not None else None
-        if classifier is not None and not isinstance(classifier, EventClassifier):
-            raise ValueError(f"{events} holds a model of task {classifier.settings.task!r}, not an event model")
-        roles = ArgumentTagger.from_pretrained(arguments, **options) if arguments is not None else None
+        if events is None:
+            tagger, classifier, roles = NerTagger.from_pretrained(ner, **options), None, None
+        else:  # Analyzer.from_pretrained checks the events package's task and loads the argument model
+            loaded = Analyzer.from_pretrained(ner, events, arguments=arguments, **options)
+            tagger, classifier, roles = loaded.ner, loaded.events, loaded.arguments
         info = {"ner": package_info(resolve_model_dir(ner), tagger), "events": None, "arguments": None}
         if classifier is not None:
             info["events"] = package_info(resolve_model_dir(events), classifier)
