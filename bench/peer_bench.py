@@ -144,6 +144,18 @@ def peer_predictions(result: dict, gold: list[list[str]]) -> list[list[str]]:
 # -------------------------------------------------------------------------------------------- the runs
 
 
+def peer_budget(args) -> float:
+    """The peers' training budget: ``--peer_budget_s``, else akhbar's ``--budget_s``."""
+    return args.budget_s if getattr(args, "peer_budget_s", None) is None else args.peer_budget_s
+
+
+def peer_folder(work: Path, peer: str, seed: int, args) -> Path:
+    """A peer's run folder; one trained at another budget than akhbar's is kept apart (and reused) by it."""
+    if peer_budget(args) == args.budget_s:
+        return work / f"{peer}-s{seed}"
+    return work / f"{peer}-budget{peer_budget(args):g}-s{seed}"
+
+
 def run_peer(args, peer: str, python: Path, data: Path, seed: int, folder: Path) -> dict:
     """One peer, one seed, in its environment under bench/measure.py; reused when finished."""
     from run import measured
@@ -160,12 +172,12 @@ def run_peer(args, peer: str, python: Path, data: Path, seed: int, folder: Path)
             "--out",
             str(folder),
             "--budget_s",
-            str(args.budget_s),
+            str(peer_budget(args)),
             "--seed",
             str(seed),
             *getattr(args, f"{peer}_args", []),
         ]
-        logger.info("seed %d: %s, %.0f s budget", seed, peer, args.budget_s)
+        logger.info("seed %d: %s, %.0f s budget", seed, peer, peer_budget(args))
         measured(command, folder)
     result = json.loads(done.read_text(encoding="utf-8"))
     result["process"] = json.loads((folder / "measure.json").read_text(encoding="utf-8"))
@@ -229,13 +241,16 @@ def main(args) -> dict:
         ours["long_articles"] = akhbar_long(Path(ours["package"]), long, long_tokens)
         runs.append(("akhbar", seed, ours))
         for peer in args.peer_names:
-            runs.append((peer, seed, run_peer(args, peer, pythons[peer], data, seed, work / f"{peer}-s{seed}")))
+            runs.append(
+                (peer, seed, run_peer(args, peer, pythons[peer], data, seed, peer_folder(work, peer, seed, args)))
+            )
     results = {
         "kind": "peers",
         "model": args.model,
         "command": "python bench/run.py " + " ".join(args.argv),
         "machine": started_load,
         "budget_s": args.budget_s,
+        "peer_budget_s": peer_budget(args),
         "join_sentences": join,
         "peer_documents": documents,
         "data": counts,
@@ -322,12 +337,17 @@ def targets(results: dict) -> list[dict]:
 
     best = max(peers, key=f1)
     ours = f1("akhbar")
+    budget = results.get("budget_s")
+    theirs = results.get("peer_budget_s", budget)
+    # Peers given more time than akhbar and still 1 point behind meet the same-budget target a fortiori
+    # (akhbar at their budget is not run); peers given less time cannot show it.
+    budgets = "" if theirs == budget else f"; akhbar trained {budget:g} s, the peers {theirs:g} s"
     out = [
         {
             "target": "strict F1 >= best peer + 1.0 point at the same budget",
             "measured": f"akhbar {100 * ours:.1f} vs {best} {100 * f1(best):.1f} "
-            f"({100 * (ours - f1(best)):+.1f} points, mean over seeds)",
-            "met": ours - f1(best) >= 0.01,
+            f"({100 * (ours - f1(best)):+.1f} points, mean over seeds{budgets})",
+            "met": ours - f1(best) >= 0.01 and (theirs == budget or theirs > budget),
         }
     ]
     fastest = max(peers, key=lambda n: speed(n) or 0.0)
@@ -349,12 +369,19 @@ def context(words: int, unit: str = "articles") -> str:
     return f"{unit} of up to {words} words" if words else "one sentence at a time"
 
 
+def budget_title(results: dict) -> str:
+    budget, theirs = results["budget_s"], results.get("peer_budget_s", results["budget_s"])
+    if theirs == budget:
+        return f"{budget:g} s training budget"
+    return f"training budget akhbar {budget:g} s, peers {theirs:g} s"
+
+
 def render(results: dict) -> str:
     from run import pct
 
     m = results["machine"]
     lines = [
-        f"# akhbar vs SpanMarker and Flair — {results['model']}, {results['budget_s']:g} s training budget",
+        f"# akhbar vs SpanMarker and Flair — {results['model']}, {budget_title(results)}",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), CPU capability "
         f"{m['cpu_capability']}, load average {m['load_average_at_start']:.1f} at the start; Python {m['python']}, "

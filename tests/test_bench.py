@@ -461,6 +461,13 @@ def test_peer_targets_and_table():
     assert "akhbar reads articles of up to 120 words, the peers documents of up to 120 words" in table
     results.update(join_sentences=0, peer_documents=120)  # akhbar sentence by sentence (its short-budget recipe)
     assert "akhbar reads one sentence at a time, the peers documents of up to 120 words" in peer_bench.render(results)
+    # Peers given more time than akhbar (--peer_budget_s): a lead still meets the target, and both budgets show.
+    results["peer_budget_s"] = 240
+    more = peer_bench.targets(results)
+    assert more[0]["met"] and "akhbar trained 60 s, the peers 240 s" in more[0]["measured"]
+    assert "training budget akhbar 60 s, peers 240 s" in peer_bench.render(results)
+    results["peer_budget_s"] = 30  # less time than akhbar: a lead shows nothing about the same budget
+    assert not peer_bench.targets(results)[0]["met"]
 
 
 @pytest.mark.parametrize("peer", ["spanmarker", "flair"])
