@@ -173,3 +173,13 @@ def test_label_maps_are_checked(capsys):
         assert cli(["predict", "--model", str(LEGACY / "ner-sample"), "--label-map", text, "/dev/null"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and fault in err, err
+
+
+def test_a_base_encoder_is_refused_with_what_to_do(tiny_model_dir, tmp_path, capsys):
+    # `akhbar tiny-model` (or any encoder as pretrained) has no task head: the error says to fine-tune it
+    # first instead of listing the heads akhbar reads.
+    with pytest.raises(ValueError, match=r"a base encoder \(BertModel\) with no task head.*python train\.py"):
+        NerTagger.from_pretrained(tiny_model_dir)
+    (tmp_path / "a.txt").write_text("زار الوزير بيروت\n", encoding="utf-8")
+    assert cli(["predict", "--model", str(tiny_model_dir), str(tmp_path / "a.txt")]) == 2
+    assert "fine-tune it first" in capsys.readouterr().err

@@ -94,6 +94,8 @@ def load_predictor(name_or_path: str | Path, options: LoadOptions | None = None,
     return predictor.from_verified(loaded.directory, loaded.settings, options, loaded.verified)
 
 
+# Encoders as pretrained, before any fine-tuning: they give hidden states, not labels.
+BASE_ENCODER_ENDINGS = ("Model", "ForMaskedLM", "ForPreTraining")
 PICKLED_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
 
 
@@ -138,6 +140,11 @@ def published_settings(directory: Path, name: str, predictor: type | None, optio
     task = next((t for t in tasks().values() if t.hf_head and architecture.endswith(t.hf_head)), None)
     if task is None:
         heads = ", ".join(f"*{t.hf_head} ({t.name})" for t in tasks().values() if t.hf_head)
+        if architecture.endswith(BASE_ENCODER_ENDINGS):  # what `akhbar tiny-model` or a hub encoder gives
+            raise ValueError(
+                f"{directory}: a base encoder ({architecture}) with no task head, not a fine-tuned model: fine-tune it "
+                f"first (python train.py --model_name_or_path {directory}), then load the package that writes"
+            )
         raise ValueError(f"{directory}: architecture {architecture or 'unknown'!r} is none akhbar reads: {heads}")
     if predictor is not None and task.predictor_class() is not predictor:
         raise ValueError(
