@@ -175,6 +175,11 @@ def test_cli_predict_endless_input_and_folders_are_refused_quickly(trained, caps
     threading.Thread(target=lambda: fifo.write_text("زار الوزير بيروت\n", encoding="utf-8"), daemon=True).start()
     assert cli(["predict", "--model", package, str(fifo)]) == 0
     assert json.loads(capsys.readouterr().out)["line"] == 1
+    # An empty file runs (nothing to predict is not an error) but says so, unlike an empty stream.
+    (tmp_path / "empty.txt").write_bytes(b"")
+    assert cli(["predict", "--model", package, str(tmp_path / "empty.txt")]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"warning: {tmp_path / 'empty.txt'}: the file is empty; nothing to predict\n"
 
 
 def test_cli_predict_streams(trained):

@@ -412,6 +412,8 @@ def _iter_inputs(source: str, max_chars: int = MAX_CHARS) -> Iterator[InputLine]
                     f"{source}:{number}: an article of {len(line):,} characters is over --max-chars {max_chars:,}"
                 )
             yield InputLine(number, line, ident)
+    if number == 0 and source != "-":  # an empty stdin is a stream that ended; an empty file is likely a mistake
+        print(f"warning: {source}: the file is empty; nothing to predict", file=sys.stderr)
 
 
 def _stream_results(
