@@ -488,3 +488,36 @@ def test_sigterm_finishes_the_requests_in_flight(packages, models):
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_port_in_use_is_one_line_before_any_model_loads(packages, capsys, monkeypatch):
+    # uvicorn bound the port only after the models had loaded and the command had said it was serving.
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the models were loaded before the port was bound")
+
+    monkeypatch.setattr(ServedModels, "load", no_loading)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli(["serve", "--ner", str(packages[0]), "--port", str(port), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: cannot listen on 127.0.0.1:{port}: Address already in use; is another server on it? " \
+        "choose another --port\n"  # fmt: skip
+
+
+@pytest.mark.slow
+def test_port_0_announces_the_port_it_serves_on(packages):
+    process = start_serve(*packages, 0)
+    try:
+        announced = process.stderr.readline()
+        match = re.search(r"at http://127\.0\.0\.1:(\d+): web page", announced)
+        assert match and match.group(1) != "0", announced
+        base = f"http://127.0.0.1:{match.group(1)}"
+        wait_up(base, process)
+        assert httpx.get(f"{base}/v1/models").json()["ner"]["name"] == "ner-sample"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        process.wait()
