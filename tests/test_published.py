@@ -183,3 +183,13 @@ def test_a_base_encoder_is_refused_with_what_to_do(tiny_model_dir, tmp_path, cap
     (tmp_path / "a.txt").write_text("زار الوزير بيروت\n", encoding="utf-8")
     assert cli(["predict", "--model", str(tiny_model_dir), str(tmp_path / "a.txt")]) == 2
     assert "fine-tune it first" in capsys.readouterr().err
+
+
+def test_info_describes_a_published_checkpoint(tmp_path, capsys):
+    # predict and evaluate read a transformers checkpoint that is not a package; info refused it.
+    plain = published(LEGACY / "ner-sample", tmp_path / "plain")
+    assert cli(["info", str(plain)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{plain}: a transformers model, not an akhbar package (no manifest: its files are not verified)"
+    assert out[1] == "  read as an akhbar ner model: labels: PERS, LOC, ORG, MISC (entity types)"
+    assert out[2].startswith("  preprocessing: none (predict and evaluate take --preprocessing); windows of 512 tokens")

@@ -192,11 +192,20 @@ def _compare(args: argparse.Namespace) -> None:
 def _info(args: argparse.Namespace) -> None:
     from .articles import counted
     from .evaluation import headline
-    from .inference import load_package
+    from .inference import load_model
     from .manifest import MANIFEST_FILE
     from .tasks import get_task
 
-    directory, settings = load_package(args.model)  # verified against its manifest
+    loaded = load_model(args.model)  # an akhbar package is verified against its manifest first
+    directory, settings = loaded.directory, loaded.settings
+    if not loaded.verified:  # a published checkpoint (predict and evaluate read it): say how akhbar reads it
+        print(f"{directory}: a transformers model, not an akhbar package (no manifest: its files are not verified)")
+        print(f"  read as an akhbar {settings.task} model: {get_task(settings.task).describe(settings)}")
+        windows = f"windows of {settings.max_length} tokens, stride {settings.stride}"
+        preset = settings.preprocessing.preset
+        print(f"  preprocessing: {preset} (predict and evaluate take --preprocessing); {windows}")
+        print("  evaluation: none packaged (akhbar evaluate --model ... --data FILE scores it)")
+        return
     manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
     print(
         f"{directory}: akhbar {settings.task} package, verified ({len(manifest['files'])} files match {MANIFEST_FILE})"
@@ -634,7 +643,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="what a packaged model is: task, labels, base model, evaluation, files")
-    p.add_argument("model", help="packaged model folder (or hub id); verified against its manifest first")
+    p.add_argument(
+        "model",
+        help="packaged model folder (or hub id); verified against its manifest first. A transformers checkpoint "
+        "that is not an akhbar package is described as predict would read it",
+    )
     p.set_defaults(func=_info)
 
     p = sub.add_parser("tiny-model", help="build a tiny random BERT + WordPiece tokenizer for offline smoke runs")

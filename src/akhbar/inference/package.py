@@ -143,7 +143,7 @@ def published_settings(directory: Path, name: str, predictor: type | None, optio
         if architecture.endswith(BASE_ENCODER_ENDINGS):  # what `akhbar tiny-model` or a hub encoder gives
             raise ValueError(
                 f"{directory}: a base encoder ({architecture}) with no task head, not a fine-tuned model: fine-tune it "
-                f"first (python train.py --model_name_or_path {directory}), then load the package that writes"
+                f"first (python train.py --model_name_or_path {directory}), then use the package it writes"
             )
         raise ValueError(f"{directory}: architecture {architecture or 'unknown'!r} is none akhbar reads: {heads}")
     if predictor is not None and task.predictor_class() is not predictor:
