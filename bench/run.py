@@ -132,8 +132,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="peers' document context: sentences joined into documents of up to this many words (default: akhbar's "
         "join_sentences, so that every system reads the same context; 0: every sentence on its own)",
     )
-    peers.add_argument("--spanmarker_args", nargs="*", default=[], help="extra arguments of spanmarker_runner.py")
-    peers.add_argument("--flair_args", nargs="*", default=[], help="extra arguments of flair_runner.py")
+    # action="extend": each of --flair_args=--learning_rate=5e-5 --flair_args=--batch_size=8 adds (a plain repeat
+    # replaced the earlier ones, and a value starting with -- needs the = form).
+    for peer in ("spanmarker", "flair"):
+        peers.add_argument(
+            f"--{peer}_args",
+            nargs="*",
+            action="extend",
+            default=[],
+            help=f"extra arguments of {peer}_runner.py, each as --{peer}_args=--option=value (repeatable)",
+        )
     args = p.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
     if args.budget_s <= 0:

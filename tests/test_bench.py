@@ -430,6 +430,22 @@ def test_peer_documents_words_and_schedule(tmp_path):
         peer_common.WallClockSchedule(0)
 
 
+def test_peer_options_add_up_and_keep_their_budget_apart(tmp_path):
+    peer_bench, _ = peer_modules()
+    from run import parse_args
+
+    args = parse_args(["--model", "m", "--out", "o", "--peers", "--flair_args=--learning_rate=5e-5",
+                       "--flair_args=--batch_size=8"])  # fmt: skip
+    assert args.flair_args == ["--learning_rate=5e-5", "--batch_size=8"] and args.spanmarker_args == []
+    assert (
+        peer_bench.peer_budget(args) == 1200 and peer_bench.peer_folder(tmp_path, "flair", 42, args).name == "flair-s42"
+    )
+    args = parse_args(["--model", "m", "--out", "o", "--peers", "--peer_budget_s", "4800"])
+    assert peer_bench.peer_folder(tmp_path, "flair", 42, args).name == "flair-budget4800-s42"
+    with pytest.raises(SystemExit):
+        parse_args(["--model", "m", "--out", "o", "--peers", "--peer_budget_s", "0"])
+
+
 def test_peer_targets_and_table():
     peer_bench, _ = peer_modules()
 
