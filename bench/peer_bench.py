@@ -337,8 +337,7 @@ def targets(results: dict) -> list[dict]:
 
     best = max(peers, key=f1)
     ours = f1("akhbar")
-    budget = results.get("budget_s")
-    theirs = results.get("peer_budget_s", budget)
+    budget, theirs = budgets_of(results)
     # Peers given more time than akhbar and still 1 point behind meet the same-budget target a fortiori
     # (akhbar at their budget is not run); peers given less time cannot show it.
     budgets = "" if theirs == budget else f"; akhbar trained {budget:g} s, the peers {theirs:g} s"
@@ -347,7 +346,7 @@ def targets(results: dict) -> list[dict]:
             "target": "strict F1 >= best peer + 1.0 point at the same budget",
             "measured": f"akhbar {100 * ours:.1f} vs {best} {100 * f1(best):.1f} "
             f"({100 * (ours - f1(best)):+.1f} points, mean over seeds{budgets})",
-            "met": ours - f1(best) >= 0.01 and (theirs == budget or theirs > budget),
+            "met": ours - f1(best) >= 0.01 and theirs >= budget,
         }
     ]
     fastest = max(peers, key=lambda n: speed(n) or 0.0)
@@ -369,8 +368,14 @@ def context(words: int, unit: str = "articles") -> str:
     return f"{unit} of up to {words} words" if words else "one sentence at a time"
 
 
+def budgets_of(results: dict) -> tuple[float, float]:
+    """akhbar's training budget and the peers' (``--peer_budget_s``; results of older runs have akhbar's only)."""
+    budget = results.get("budget_s", 0.0)
+    return budget, results.get("peer_budget_s", budget)
+
+
 def budget_title(results: dict) -> str:
-    budget, theirs = results["budget_s"], results.get("peer_budget_s", results["budget_s"])
+    budget, theirs = budgets_of(results)
     if theirs == budget:
         return f"{budget:g} s training budget"
     return f"training budget akhbar {budget:g} s, peers {theirs:g} s"

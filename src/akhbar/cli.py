@@ -198,11 +198,12 @@ def _info(args: argparse.Namespace) -> None:
 
     loaded = load_model(args.model)  # an akhbar package is verified against its manifest first
     directory, settings = loaded.directory, loaded.settings
+    labels = get_task(settings.task).describe(settings)
+    preset = settings.preprocessing.preset
+    windows = f"windows of {settings.max_length} tokens, stride {settings.stride}"
     if not loaded.verified:  # a published checkpoint (predict and evaluate read it): say how akhbar reads it
         print(f"{directory}: a transformers model, not an akhbar package (no manifest: its files are not verified)")
-        print(f"  read as an akhbar {settings.task} model: {get_task(settings.task).describe(settings)}")
-        windows = f"windows of {settings.max_length} tokens, stride {settings.stride}"
-        preset = settings.preprocessing.preset
+        print(f"  read as an akhbar {settings.task} model: {labels}")
         print(f"  preprocessing: {preset} (predict and evaluate take --preprocessing); {windows}")
         print("  evaluation: none packaged (akhbar evaluate --model ... --data FILE scores it)")
         return
@@ -210,10 +211,9 @@ def _info(args: argparse.Namespace) -> None:
     print(
         f"{directory}: akhbar {settings.task} package, verified ({len(manifest['files'])} files match {MANIFEST_FILE})"
     )
-    print(f"  {get_task(settings.task).describe(settings)}")
+    print(f"  {labels}")
     print(f"  base model: {settings.base_model}")
-    windows = f"windows of {settings.max_length} tokens, stride {settings.stride}"
-    print(f"  preprocessing: {settings.preprocessing.preset}; {windows}")
+    print(f"  preprocessing: {preset}; {windows}")
     report_path = directory / "eval_report.json"
     if report_path.is_file():
         report = json.loads(report_path.read_text(encoding="utf-8"))

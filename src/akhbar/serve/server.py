@@ -31,7 +31,9 @@ def listen(host: str, port: int) -> socket.socket:
 
     uvicorn binds only after the app has started: a port in use then showed up after the models had loaded
     and the command had announced that it was serving, as a logged error and exit code 3. Bound here, it is
-    one line at once (exit code 2), and ``--port 0`` announces the port the system chose.
+    one line at once (exit code 2), and ``--port 0`` announces the port the system chose. Written out rather
+    than ``uvicorn.Config.bind_socket()``: that needs the app (so the models) first, and on failure logs and
+    calls ``sys.exit(3)`` itself.
 
     Raises:
         ValueError: the address cannot be bound (in use, not this machine's, unknown host name).
