@@ -6,7 +6,7 @@ For ``NerTagger.predict`` on the long articles (the same seeded sample as bench/
 in each stage, measured by wrapping the functions the tagger calls (a bench-only seam: nothing in akhbar is
 changed): normalization and word split (``split_words``), the tokenizer call, the word alignment of the
 windows (the rest of ``encode_words``), padding (``tokenizer.pad``), the model's forward pass (forward hooks),
-the window merge (``merge_windows``) and the entity spans (``TaggedText.entities``); what is left of the wall
+the window merge (``merge_entities``) and the entity spans (``TaggedText.entities``); what is left of the wall
 time is the glue (softmax, arg-max, tensor to NumPy, the per-word loop). For
 ``pipeline("token-classification", aggregation_strategy="first", stride)`` the model's forward time (same
 hooks) and the rest. The ratio "pipeline seconds / akhbar's forward seconds" is the speed-up akhbar would
@@ -71,7 +71,7 @@ def instrumented(clock: Clock, tokenizer):
     the duration of the block; ``encode_words`` minus the tokenizer call is the alignment."""
     from akhbar.inference import ner
 
-    saved = {name: getattr(ner, name) for name in ("split_words", "encode_words", "merge_windows")}
+    saved = {name: getattr(ner, name) for name in ("split_words", "encode_words", "merge_entities")}
     cls = type(tokenizer)
     saved_call, saved_pad = cls.__call__, cls.pad
     saved_entities = ner.TaggedText.entities
@@ -87,7 +87,7 @@ def instrumented(clock: Clock, tokenizer):
 
     ner.split_words = clock.timed("split_words", saved["split_words"])
     ner.encode_words = encode
-    ner.merge_windows = clock.timed("merge", saved["merge_windows"])
+    ner.merge_entities = clock.timed("merge", saved["merge_entities"])
     cls.__call__ = clock.timed("tokenizer", saved_call)
     cls.pad = clock.timed("pad", saved_pad)
     ner.TaggedText.entities = clock.timed("entities", saved_entities)

@@ -1,4 +1,7 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import TokenClassificationPipeline
 
 from akhbar.inference import plan_batches
 from akhbar.labels import bio_labels, tags_to_spans
@@ -7,6 +10,7 @@ from akhbar.windows import (
     IGNORE,
     AlignmentStats,
     encode_article,
+    merge_entities,
     merge_windows,
     missing_words,
     window_labels,
@@ -56,6 +60,86 @@ def test_merge_prefers_the_window_with_more_context():
     word_index = [[-1, 0, 1, 2, -1], [-1, 1, 2, 3, 4, -1]]
     picks = merge_windows(word_index, cut_left=[False, True], cut_right=[True, False], num_words=5)
     assert picks == [(0, 1), (0, 2), (1, 2), (1, 3), (1, 4)]
+
+
+def test_merge_entities_reads_gold_back(tiny_tokenizer, sample_articles):
+    text, entities = long_article(sample_articles)
+    words, enc = encode_article(tiny_tokenizer, text, ARABERT, 24, 11)
+    labels = window_labels(enc, word_tags(words, entities), LABEL2ID)
+    tags = [[LABELS[y] if y != IGNORE else "O" for y in row] for row in labels]
+    scores = [[1.0] * len(row) for row in labels]
+    merged, _ = merge_entities(enc.word_index, tags, scores, enc.cut_left, enc.cut_right, enc.num_words)
+    assert merged == word_tags(words, entities)
+
+
+def test_merge_entities_keeps_the_whole_entity_over_its_cut_piece():
+    # Window 0 ends after word 3, window 1 reads words 2-5. Window 0 sees only the start of "3 4" (PERS) and a
+    # LOC at word 1 that window 1 does not hold; window 1 sees "3 4" whole and an ORG at word 5.
+    word_index = [[-1, 0, 1, 2, 3, -1], [-1, 2, 3, 4, 5, -1]]
+    tags = [["O", "O", "B-LOC", "O", "B-PERS", "O"], ["O", "O", "B-PERS", "I-PERS", "B-ORG", "O"]]
+    scores = [[0.0, 0.9, 0.8, 0.7, 0.6, 0.0], [0.0, 0.5, 0.9, 0.9, 0.4, 0.0]]
+    merged, merged_scores = merge_entities(word_index, tags, scores, [False, True], [True, False], 6)
+    assert merged == ["O", "B-LOC", "O", "B-PERS", "I-PERS", "B-ORG"]
+    assert merged_scores == [0.9, 0.8, 0.7, 0.9, 0.9, 0.4]  # an entity's words scored by its own window
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    windows=st.lists(
+        st.lists(st.sampled_from(["O", "B-PERS", "I-PERS", "B-LOC", "I-LOC"]), min_size=3, max_size=8),
+        min_size=1,
+        max_size=4,
+    ),
+    overlap=st.integers(min_value=0, max_value=2),
+    scores=st.lists(st.sampled_from([0.25, 0.5, 0.75, 1.0]), min_size=32, max_size=32),
+)
+def test_merge_entities_is_the_pipelines_overlap_rule(windows, overlap, scores):
+    # Windows of consecutive words, each sharing `overlap` words with the one before; entities compared with
+    # transformers' own aggregate_overlapping_entities run on word offsets.
+    word_index, tags, window_scores, start, found = [], [], [], 0, []
+    for k, window in enumerate(windows):
+        start = 0 if k == 0 else max(0, start + len(windows[k - 1]) - overlap)
+        words = list(range(start, start + len(window)))
+        word_index.append([-1, *words, -1])
+        tags.append(["O", *window, "O"])
+        window_scores.append([0.0, *(scores[(w * 7 + k) % 32] for w in words), 0.0])
+        for a, b, kind in tags_to_spans(window):
+            mean = sum(window_scores[-1][1 + a : 1 + b]) / (b - a)
+            found.append({"start": words[a], "end": words[b - 1] + 1, "entity_group": kind, "score": mean})
+    num_words = max(max(index) for index in word_index) + 1
+    cut_left = [k > 0 for k in range(len(windows))]
+    cut_right = [k < len(windows) - 1 for k in range(len(windows))]
+    merged, _ = merge_entities(word_index, tags, window_scores, cut_left, cut_right, num_words)
+    expected = TokenClassificationPipeline.aggregate_overlapping_entities(None, found) if found else []
+    assert [(a, b, kind) for a, b, kind in tags_to_spans(merged)] == [
+        (e["start"], e["end"], e["entity_group"]) for e in expected
+    ]
+
+
+def test_a_lone_marker_piece_is_not_the_words_first_sub_token():
+    # XLM-R-style tokenizers in transformers 5 split at whitespace, then Metaspace prepends "▁": a word the
+    # vocabulary spells "▁" + pieces gets a lone "▁" token whose offsets are the word's first character, shared
+    # with the piece after it. That piece (the word's content, and what the pipeline reads) is the one labelled.
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0), ("▁في", -1.0)]
+    vocab += [(piece, -3.0) for piece in ("موز", "مبي", "ق")]
+    backend = Tokenizer(models.Unigram(vocab, unk_id=3))
+    backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace()])
+    backend.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
+    text = "في موزمبيق في"
+    encoding = tokenizer(text, return_offsets_mapping=True)
+    assert tokenizer.convert_ids_to_tokens(encoding["input_ids"])[2:4] == ["▁", "موز"]
+    assert encoding["offset_mapping"][2] == (3, 4) and encoding["offset_mapping"][3][0] == 3
+    _, enc = encode_article(tokenizer, text, ARABERT, 512, 0)
+    assert enc.word_index == [[-1, 0, -1, 1, -1, -1, 2, -1]]  # word 1 on "موز", not on the "▁" before it
+    assert enc.token_word == [[-1, 0, 1, 1, 1, 1, 2, -1]]  # the "▁" piece still belongs to word 1
 
 
 def test_only_first_subtoken_is_labelled(tiny_tokenizer):

@@ -12,7 +12,7 @@ from transformers import AutoModelForTokenClassification
 
 from ..labels import detect_scheme, tags_to_spans, to_iob
 from ..preprocessing import Words, split_words
-from ..windows import encode_words, merge_windows
+from ..windows import encode_words, merge_entities, missing_words
 from .batching import chunked, run_windows
 from .package import PackagedModel
 
@@ -111,17 +111,16 @@ class NerTagger(PackagedModel):
                 probs[key] = p[row, :n].cpu().numpy()
         results = []
         for i, (w, enc) in enumerate(zip(words, encoded)):
-            chosen = merge_windows(enc.word_index, enc.cut_left, enc.cut_right, enc.num_words)
-            tags, scores = [], []
-            for pick in chosen:
-                if pick is None:  # the tokenizer produced no token for this word
-                    tags.append("O")
-                    scores.append(0.0)
-                    continue
-                k, p = pick
-                tags.append(self.id2label[int(label_ids[(i, k)][p])])
-                scores.append(float(probs[(i, k)][p]))
-            results.append(TaggedText(w, tags, scores, sum(pick is None for pick in chosen)))
+            keys = [(i, k) for k in range(len(enc.input_ids))]
+            tags, scores = merge_entities(
+                enc.word_index,
+                [[self.id2label[int(y)] for y in label_ids[key]] for key in keys],
+                [probs[key] for key in keys],
+                enc.cut_left,
+                enc.cut_right,
+                enc.num_words,
+            )
+            results.append(TaggedText(w, tags, scores, len(missing_words(enc))))
         return results
 
     def predict(self, texts: str | Iterable[str], show_progress: bool = False) -> list[list[dict]]:

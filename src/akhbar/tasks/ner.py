@@ -32,7 +32,7 @@ from ..report import (
     write_json,
 )
 from ..settings import PackageSettings
-from ..windows import IGNORE, AlignmentStats, encode_article, merge_windows, missing_words, window_labels, word_tags
+from ..windows import IGNORE, AlignmentStats, encode_article, merge_entities, missing_words, window_labels, word_tags
 from . import register
 from .base import Split, Task, card_opening
 
@@ -271,7 +271,8 @@ def encode_split(
 class NerMetrics:
     """``compute_metrics`` for the Trainer: merge window predictions per article, then seqeval.
 
-    Predictions arrive as label ids per window token (see :func:`argmax_logits`), in dataset order
+    Predictions arrive as a label id and its probability per window token (see :func:`argmax_logits`), the
+    windows of an article are merged as NerTagger merges them (:func:`akhbar.windows.merge_entities`), in dataset order
     (:class:`akhbar.trainers.AkhbarTrainer`); the gold label ids that come with them are checked
     against the dataset's, so predictions in any other order stop the run instead of being scored against
     the wrong articles.
@@ -302,15 +303,15 @@ class NerMetrics:
         self.check_order(eval_pred.label_ids)
         y_pred = []
         for rows, gold in zip(self.encoded.rows, self.encoded.gold):
-            picks = merge_windows(
+            tags, _ = merge_entities(
                 [self.word_index[r] for r in rows],
+                [[self.id2label[int(y)] for y in predictions[r, : len(self.word_index[r]), 0]] for r in rows],
+                [predictions[r, : len(self.word_index[r]), 1] for r in rows],
                 [self.cut_left[r] for r in rows],
                 [self.cut_right[r] for r in rows],
                 len(gold),
             )
-            y_pred.append(
-                ["O" if pick is None else self.id2label[int(predictions[rows[pick[0]], pick[1]])] for pick in picks]
-            )
+            y_pred.append(tags)
         return trainer_metrics(ner_scores(self.encoded.gold, y_pred))
 
 
@@ -339,8 +340,13 @@ def token_loss(outputs, labels, num_items_in_batch=None):
 
 
 def argmax_logits(logits, labels):
-    """Keep label ids, not logits, between evaluation steps (memory: windows x tokens x labels)."""
-    return logits.argmax(dim=-1)
+    """Keep each token's label id and its probability, not the logits, between evaluation steps (memory: windows
+    x tokens x 2 instead of x labels): ``(windows, tokens, 2)``, ``[..., 0]`` the id, ``[..., 1]`` its softmax
+    probability, what :func:`akhbar.windows.merge_entities` reads (as NerTagger computes them)."""
+    import torch
+
+    probability, label = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+    return torch.stack([label.float(), probability], dim=-1)
 
 
 # --- evaluation and report ---------------------------------------------------------------------------------
