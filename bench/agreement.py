@@ -11,9 +11,10 @@ first``: the `first` one) disagree by
 where the difference comes from, reading the pipeline's own windows (the tokenizer's overflowing chunks, as
 the pipeline makes them) and the tag the model gives every sub-token in them:
 
-- ``window_overlap``: the entity touches a word two of the pipeline's windows read. The pipeline keeps the
-  longer of two overlapping entities from either window; akhbar keeps, word by word, the window in which
-  the word has more context.
+- ``window_overlap``: the entity touches a word two of the pipeline's windows read. Both keep the longer of
+  two overlapping entities from either window (akhbar's ``merge_entities`` since 2026-12-06; before, akhbar kept,
+  word by word, the window in which the word had more context); what still differs there is a window that
+  starts inside a word, whose later sub-token the pipeline reads as a word and akhbar does not.
 - ``sub_tokens_disagree``: in its window, a word of the entity (or a word next to it) has sub-tokens the
   model tags with different types, or ``O`` and a type. `simple` groups sub-tokens, so it cuts or extends
   the entity inside that word; akhbar reads a word's first sub-token only (the one it was trained on).
