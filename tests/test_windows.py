@@ -83,6 +83,15 @@ def test_merge_entities_keeps_the_whole_entity_over_its_cut_piece():
     assert merged_scores == [0.9, 0.8, 0.7, 0.9, 0.9, 0.4]  # an entity's words scored by its own window
 
 
+def test_merge_entities_spans_a_word_without_token():
+    # Word 1 got no token from the tokenizer: the entity around it takes it in, scored 0.0 (it raised KeyError).
+    word_index = [[-1, 0, 2, -1]]
+    merged, merged_scores = merge_entities(
+        word_index, [["O", "B-LOC", "I-LOC", "O"]], [[0.0, 0.8, 0.6, 0.0]], [False], [False], 3
+    )
+    assert merged == ["B-LOC", "I-LOC", "I-LOC"] and merged_scores == [0.8, 0.0, 0.6]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     windows=st.lists(

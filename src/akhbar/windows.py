@@ -138,11 +138,11 @@ def encode_words(tokenizer, words: Words, max_length: int, stride: int, marker: 
             if c is not None:
                 o = char_to_word[c]
                 # The token holding the word's first character is the word's first sub-token, once. When the
-                # next token starts at the same character, this one is a lone "▁" marker piece: XLM-R-style
-                # tokenizers in transformers 5 split at whitespace, then Metaspace prepends "▁", which for a word
-                # the vocabulary spells as "▁" + pieces becomes a token of its own, given the word's first
-                # character as offsets. The piece after it holds the word's content (and is the token
-                # transformers' pipeline reads as the word's first), so that one counts.
+                # next token starts at the same character, the later one counts: this one is then a lone "▁"
+                # marker piece. XLM-R-style tokenizers in transformers 5 split at whitespace, then Metaspace
+                # prepends "▁", which for a word the vocabulary spells as "▁" + pieces becomes a token of its own,
+                # given the word's first character as offsets. The piece after it holds the word's content (and
+                # is the token transformers' pipeline reads as the word's first).
                 marker_piece = p + 1 < len(first_char) and first_char[p + 1] == c
                 if c == word_starts[o] and o not in seen and not marker_piece:
                     w = o
@@ -255,11 +255,12 @@ def merge_entities(
     ``word_index[k][p] >= 0``). Each window's words are read into entities on their own (:func:`tags_to_spans`,
     an entity's score the mean of its words'); then, in order of their first word, an entity that starts inside
     the one kept before replaces it when it is longer, or as long with a higher score
-    (``TokenClassificationPipeline.aggregate_overlapping_entities``, which works on the pipeline's output
-    dicts and so cannot be called on words). An entity one window cut short at its edge loses to the whole
+    (``TokenClassificationPipeline.aggregate_overlapping_entities``: a method of a pipeline, which needs a model
+    and a tokenizer to exist, so its rule is written here on words; tests/test_windows.py checks the two agree
+    on random windows). An entity one window cut short at its edge loses to the whole
     entity the next window reads, and an entity that only one of two windows finds is kept. Words in no kept
-    entity are ``O``, scored by the window :func:`merge_windows` picks for them (``0.0`` where no window holds
-    the word).
+    entity are ``O``, scored by the window :func:`merge_windows` picks for them; a word no window holds (the
+    tokenizer gave it no token) scores ``0.0``, and is inside an entity when the words on both sides are.
     """
     found: list[tuple[int, int, str, float, int]] = []  # (first word, end word, type, score, window)
     for k, index in enumerate(word_index):
@@ -287,7 +288,7 @@ def merge_entities(
         position = {w: p for p, w in enumerate(word_index[k]) if w >= 0}
         for w in range(first, end):
             out_tags[w] = ("B-" if w == first else "I-") + kind
-            out_scores[w] = float(scores[k][position[w]])
+            out_scores[w] = float(scores[k][position[w]]) if w in position else 0.0
     return out_tags, out_scores
 
 
