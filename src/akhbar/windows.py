@@ -263,9 +263,11 @@ def merge_entities(
     tokenizer gave it no token) scores ``0.0``, and is inside an entity when the words on both sides are.
     """
     found: list[tuple[int, int, str, float, int]] = []  # (first word, end word, type, score, window)
+    where: list[dict[int, int]] = []  # per window: word -> the position of its first sub-token there
     for k, index in enumerate(word_index):
         positions = [p for p, w in enumerate(index) if w >= 0]
         window_words = [index[p] for p in positions]
+        where.append(dict(zip(window_words, positions)))
         for a, b, kind in tags_to_spans([tags[k][p] for p in positions]):
             score = sum(scores[k][p] for p in positions[a:b]) / (b - a)
             found.append((window_words[a], window_words[b - 1] + 1, kind, score, k))
@@ -285,10 +287,9 @@ def merge_entities(
         if pick is not None:
             out_scores[w] = float(scores[pick[0]][pick[1]])
     for first, end, kind, _, k in kept:
-        position = {w: p for p, w in enumerate(word_index[k]) if w >= 0}
         for w in range(first, end):
             out_tags[w] = ("B-" if w == first else "I-") + kind
-            out_scores[w] = float(scores[k][position[w]]) if w in position else 0.0
+            out_scores[w] = float(scores[k][where[k][w]]) if w in where[k] else 0.0
     return out_tags, out_scores
 
 
