@@ -83,6 +83,18 @@ def test_merge_entities_keeps_the_whole_entity_over_its_cut_piece():
     assert merged_scores == [0.9, 0.8, 0.7, 0.9, 0.9, 0.4]  # an entity's words scored by its own window
 
 
+def test_merge_entities_keeps_the_models_own_tags():
+    # Window 0 begins an entity with I-LOC (strict IOB2 does not count it, lenient does): the merge must not
+    # rewrite it to B-LOC. Window 1's LOC at word 3 follows window 0's LOC at word 2: it begins with B- to stay
+    # a separate entity.
+    word_index = [[-1, 0, 1, 2, -1], [-1, 3, 4, -1]]
+    tags = [["O", "I-LOC", "O", "B-LOC", "O"], ["O", "I-LOC", "O", "O"]]
+    scores = [[0.0, 0.6, 0.9, 0.7, 0.0], [0.0, 0.8, 0.9, 0.0]]
+    merged, _ = merge_entities(word_index, tags, scores, [False, True], [True, False], 5)
+    assert merged == ["I-LOC", "O", "B-LOC", "B-LOC", "O"]
+    assert tags_to_spans(merged) == [(0, 1, "LOC"), (2, 3, "LOC"), (3, 4, "LOC")]
+
+
 def test_merge_entities_spans_a_word_without_token():
     # Word 1 got no token from the tokenizer: the entity around it takes it in, scored 0.0 (it raised KeyError).
     word_index = [[-1, 0, 2, -1]]

@@ -260,7 +260,9 @@ def merge_entities(
     on random windows). An entity one window cut short at its edge loses to the whole
     entity the next window reads, and an entity that only one of two windows finds is kept. Words in no kept
     entity are ``O``, scored by the window :func:`merge_windows` picks for them; a word no window holds (the
-    tokenizer gave it no token) scores ``0.0``, and is inside an entity when the words on both sides are.
+    tokenizer gave it no token) scores ``0.0``, and is inside an entity when the words on both sides are. The words
+    of a kept entity keep its window's tags (``I-`` where the model began it so), except that an entity that
+    follows one of its type from another window begins with ``B-``.
     """
     found: list[tuple[int, int, str, float, int]] = []  # (first word, end word, type, score, window)
     where: list[dict[int, int]] = []  # per window: word -> the position of its first sub-token there
@@ -288,8 +290,13 @@ def merge_entities(
             out_scores[w] = float(scores[pick[0]][pick[1]])
     for first, end, kind, _, k in kept:
         for w in range(first, end):
-            out_tags[w] = ("B-" if w == first else "I-") + kind
+            # The window's own tags, not IOB2 rewritten from the span: a strict reading still sees an entity the
+            # model began with I- (evaluation counts it as found only leniently), and the lenient reading gives
+            # the kept spans.
+            out_tags[w] = tags[k][where[k][w]] if w in where[k] else "I-" + kind
             out_scores[w] = float(scores[k][where[k][w]]) if w in where[k] else 0.0
+        if out_tags[first] == "I-" + kind and first > 0 and out_tags[first - 1][2:] == kind:
+            out_tags[first] = "B-" + kind  # it follows an entity of its type from another window: keep them apart
     return out_tags, out_scores
 
 
